@@ -1,0 +1,80 @@
+"""`hushkit` command line: one subcommand per job of the pipeline.
+
+Each subcommand lives in the module that does the job and exposes `register(subparsers)`,
+which adds its parser and sets `func`. Those modules import heavy libraries (torch,
+TensorFlow) inside their functions, so `hushkit --help` and the bench tools stay fast and
+work on the light base install.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from hushkit import __version__
+
+# (module, in the order the pipeline runs them). A module that fails to import because an
+# optional extra is missing only loses its own subcommand.
+COMMAND_MODULES = (
+    "hushkit.training.data_cli",
+    "hushkit.training.train",
+    "hushkit.training.enhance",
+    "hushkit.training.evaluate",
+    "hushkit.quantize.convert",
+    "hushkit.quantize.export",
+    "hushkit.firmware_build",
+    "hushkit.ops",
+    "hushkit.demo",
+)
+
+EPILOG = """\
+the pipeline, in order:
+  hushkit data        prepare speech/noise material (Debian packages and your own folders)
+  hushkit train       train the streaming mask network
+  hushkit eval        score it against classic and published baselines
+  hushkit quantize    int8 TFLite model + parity report
+  hushkit export      TFLite Micro C array + config header for the firmware
+  hushkit build       build the firmware for a target
+  hushkit emulate     boot it on QEMU with a TCP serial port
+  hushkit stream      stream a WAV file through a board or the emulator
+
+`hushkit COMMAND --help` explains each one.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hushkit",
+        description="Neural noise suppression for Cortex-M headphone DSP boards.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"hushkit {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name and exc.name.startswith("hushkit"):
+                continue  # a stage not built yet in this checkout
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
