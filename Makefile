@@ -1,0 +1,67 @@
+# hushkit: the two commands a fresh Debian machine needs.
+#   make demo   data -> train -> eval -> quantize -> export -> firmware on QEMU -> report
+#   make test   every test: host C unit tests, pytest (quick and slow), firmware on QEMU
+# Both install what they need first (apt packages, .venv, CMSIS sources) and skip what is
+# already there.
+
+SHELL   := /bin/bash
+VENV    := .venv
+PY      := $(VENV)/bin/python
+STAMPS  := build/stamps
+APT_PKGS := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm espeak-ng flite \
+            fluidsynth fluid-soundfont-gm sox
+PIP_EXTRAS := train,quantize,baselines,firmware,dev
+SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+PYTEST_ARGS ?=
+DEMO_ARGS ?=
+
+.PHONY: setup demo test test-quick lint host-core clean help
+help:
+	@echo "make demo        run the whole pipeline and write demo_out/report.md"
+	@echo "make test        run every test (what CI runs)"
+	@echo "make test-quick  leave out the slow end-to-end tests"
+	@echo "make lint        ruff"
+
+setup: $(STAMPS)/apt $(STAMPS)/venv $(STAMPS)/third_party
+
+$(STAMPS)/apt:
+	@mkdir -p $(STAMPS)
+	@missing=$$(for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing apt packages: $$missing"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	@touch $@
+
+# Re-run pip only when pyproject.toml changes.
+$(STAMPS)/venv: pyproject.toml
+	@mkdir -p $(STAMPS)
+	@[ -x $(PY) ] || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[$(PIP_EXTRAS)]"
+	@touch $@
+
+$(STAMPS)/third_party: firmware/fetch_deps.sh | $(STAMPS)/venv
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH bash firmware/fetch_deps.sh
+	@touch $@
+
+host-core: setup
+	$(MAKE) -C firmware/host -s all
+
+demo: setup host-core
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) -m hushkit.demo $(DEMO_ARGS)
+
+test: setup host-core
+	$(MAKE) -C firmware/host -s check
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) -m pytest -ra $(PYTEST_ARGS)
+
+test-quick: setup host-core
+	$(MAKE) -C firmware/host -s check
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) -m pytest -ra -m "not slow" $(PYTEST_ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff check host_tools training quantize tests
+
+clean:
+	rm -rf build demo_out

@@ -1,0 +1,108 @@
+"""Training configuration: a dataclass, loaded from TOML, every key overridable on the command line.
+
+    hushkit train --config training/configs/default.toml epochs=30 hidden=96 data_dir=/data
+
+The resolved configuration (file + overrides) is written next to the run as `config.toml` and
+stored in every checkpoint; the dataclass defaults are the only defaults.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from pathlib import Path
+from typing import Any
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    # model
+    dsp: str = "default"  # DSP configuration name (hushkit.training.dsp.CONFIGS)
+    hidden: int = 64  # GRU width; parameters and MACs grow with its square
+
+    # data: a directory prepared by `hushkit data`
+    data_dir: str = "data"
+    segment_seconds: float = 4.0
+    snr_min_db: float = -5.0
+    snr_max_db: float = 20.0
+    band_limit_prob: float = 0.2  # chance that a mixture is low-passed (cheap mics, codecs)
+
+    # optimisation
+    epochs: int = 20
+    steps_per_epoch: int = 200
+    batch_size: int = 16
+    lr: float = 2e-3
+    lr_min: float = 1e-4  # cosine decay floor
+    weight_decay: float = 1e-5
+    grad_clip: float = 1.0
+    max_minutes: float = 0.0  # wall-clock budget; 0 = no limit (stops after the current step)
+
+    # loss: MSE of power-law compressed magnitudes plus compressed complex spectra
+    compress: float = 0.3
+    complex_weight: float = 0.3
+
+    # validation
+    val_clips: int = 24  # clips of data_dir/valset scored each epoch
+
+    # run
+    run_dir: str = "runs/default"
+    seed: int = 1234
+    threads: int = 0  # torch intra-op threads per process; 0 = torch's choice
+    num_workers: int = 0  # DataLoader workers
+
+    @classmethod
+    def from_toml(cls, path: str | Path | None, overrides: list[str] = ()) -> TrainConfig:
+        values: dict[str, Any] = {}
+        if path is not None:
+            with open(path, "rb") as f:
+                values.update(tomllib.load(f))
+        for item in overrides:
+            key, sep, raw = item.partition("=")
+            if not sep:
+                raise ValueError(f"override {item!r} is not key=value")
+            values[key.strip()] = raw.strip()
+        return cls.from_dict(values)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - set(fields))
+        if unknown:
+            raise ValueError(
+                f"unknown config key(s): {', '.join(unknown)}; known: {', '.join(fields)}"
+            )
+        kwargs = {}
+        for key, value in values.items():
+            kind = type(getattr(cls(), key))
+            kwargs[key] = _coerce(key, value, kind)
+        return cls(**kwargs)
+
+    def to_toml(self) -> str:
+        lines = []
+        for key, value in dataclasses.asdict(self).items():
+            if isinstance(value, bool):
+                text = "true" if value else "false"
+            elif isinstance(value, str):
+                text = '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+            else:
+                text = repr(value)
+            lines.append(f"{key} = {text}")
+        return "\n".join(lines) + "\n"
+
+
+def _coerce(key: str, value: Any, kind: type) -> Any:
+    if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
+        return value
+    try:
+        if kind is bool:
+            text = str(value).lower()
+            if text not in ("true", "false", "1", "0"):
+                raise ValueError
+            return text in ("true", "1")
+        if kind is int:
+            return int(str(value))
+        if kind is float:
+            return float(value)
+        return kind(value)
+    except ValueError:
+        raise ValueError(f"config key {key!r} needs a {kind.__name__}, got {value!r}") from None

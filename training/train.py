@@ -1,0 +1,324 @@
+"""`hushkit train`: train the streaming mask network on mixtures made on the fly.
+
+Single process:           hushkit train --config training/configs/default.toml
+Several processes (DDP):  torchrun --nproc_per_node=2 -m hushkit.training.train --config ...
+
+Under torchrun each process draws different mixtures (seeded by rank), gradients are averaged
+by DistributedDataParallel (gloo on CPU, NCCL on GPU), and rank 0 alone validates, writes
+checkpoints and shows the progress bar. A run directory holds:
+
+    config.toml   the resolved configuration
+    last.pt       the latest checkpoint (model, optimizer, progress) — `--resume` continues it
+    best.pt       the checkpoint with the best validation SI-SDR improvement
+    history.json  per-epoch training loss and validation metrics
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from hushkit.training.config import TrainConfig
+
+DEFAULT_CONFIG = Path(__file__).resolve().parent / "configs" / "default.toml"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train the streaming mask network",
+        description=(
+            "Train the causal mask network on speech and noise mixed on the fly. Every key of "
+            "the TOML config can be overridden as key=value; the resolved config is saved in "
+            "the run directory. Runs unchanged under `torchrun --nproc_per_node=N`."
+        ),
+        epilog="example: hushkit train --config training/configs/default.toml epochs=5 hidden=48",
+    )
+    _add_arguments(p)
+    p.set_defaults(func=_cli)
+
+
+def _add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", default=str(DEFAULT_CONFIG), help="TOML file (default: %(default)s)")
+    p.add_argument("--resume", action="store_true", help="continue from RUN_DIR/last.pt")
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="override config keys")
+
+
+def _cli(args: argparse.Namespace) -> int:
+    cfg = TrainConfig.from_toml(args.config, args.overrides)
+    train(cfg, resume=args.resume)
+    return 0
+
+
+# --------------------------------------------------------------------------- distributed
+
+
+def _dist_setup() -> tuple[int, int]:
+    """Join the process group when launched by torchrun; (rank, world_size)."""
+    import torch.distributed as dist
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 1
+    import torch
+
+    backend = "nccl" if torch.cuda.is_available() else "gloo"
+    dist.init_process_group(backend=backend)
+    return dist.get_rank(), world
+
+
+def _seed_everything(seed: int) -> None:
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+# --------------------------------------------------------------------------- loss
+
+
+def spectral_loss(est_spec, ref_spec, compress: float, complex_weight: float):
+    """MSE of power-law compressed magnitudes (+ compressed complex spectra).
+
+    Compression (|X|^0.3) weights quiet time-frequency regions the way hearing does, so the
+    mask is not trained for loud bins alone.
+    """
+    import torch
+
+    eps = 1e-8
+    est_mag = est_spec.abs().clamp_min(eps)
+    ref_mag = ref_spec.abs().clamp_min(eps)
+    est_c, ref_c = est_mag**compress, ref_mag**compress
+    mag_loss = torch.mean((est_c - ref_c) ** 2)
+    cplx_loss = torch.mean(
+        torch.abs(est_c * est_spec / est_mag - ref_c * ref_spec / ref_mag) ** 2
+    )
+    return (1 - complex_weight) * mag_loss + complex_weight * cplx_loss
+
+
+def si_sdr_torch(est, ref):
+    """Scale-invariant SDR in dB per row of (B, L) tensors."""
+    import torch
+
+    ref = ref - ref.mean(-1, keepdim=True)
+    est = est - est.mean(-1, keepdim=True)
+    alpha = (est * ref).sum(-1, keepdim=True) / (ref.square().sum(-1, keepdim=True) + 1e-8)
+    target = alpha * ref
+    return 10 * torch.log10(target.square().sum(-1) / ((est - target).square().sum(-1) + 1e-8))
+
+
+# --------------------------------------------------------------------------- data
+
+
+def _training_batches(cfg: TrainConfig, rank: int, world: int):
+    """An endless iterator of (noisy, clean) float tensors (B, L) mixed on the fly."""
+    import torch
+
+    from hushkit.training import datasets
+
+    dataset = datasets.MixtureDataset(
+        cfg.data_dir,
+        split="train",
+        config=datasets.MixConfig(
+            segment_seconds=cfg.segment_seconds,
+            snr_range=(cfg.snr_min_db, cfg.snr_max_db),
+            band_limit_prob=cfg.band_limit_prob,
+        ),
+        seed=cfg.seed + 1000 * rank,
+        rank=rank,
+        world_size=world,
+    )
+    loader = torch.utils.data.DataLoader(
+        dataset, batch_size=cfg.batch_size, num_workers=cfg.num_workers
+    )
+    while True:
+        yield from loader
+
+
+def _validation_set(cfg: TrainConfig) -> list[tuple[np.ndarray, np.ndarray]]:
+    from hushkit.training import datasets
+
+    pairs = datasets.load_paired_set(Path(cfg.data_dir) / "valset")
+    return [(noisy, clean) for _name, noisy, clean, _meta in pairs[: cfg.val_clips]]
+
+
+def _fit_normalisation(model, batches, n_batches: int = 8) -> None:
+    """Set the per-bin feature mean/std from training mixtures (folded into W_in at export)."""
+    import torch
+
+    from hushkit.training.model import STFT, log_power
+
+    stft = STFT(model.args.dsp_config)
+    feats = []
+    with torch.no_grad():
+        for _ in range(n_batches):
+            noisy, _clean = next(batches)
+            feats.append(log_power(stft(noisy.float())).reshape(-1, model.args.dsp_config.n_bins))
+    feats = torch.cat(feats)
+    model.feat_mean.copy_(feats.mean(0))
+    model.feat_std.copy_(feats.std(0).clamp_min(1e-3))
+
+
+def validate(model, val_set) -> dict:
+    """Mean SI-SDR of noisy and enhanced validation clips, and the improvement."""
+    import torch
+
+    from hushkit.training.model import enhance_waveform
+
+    noisy_sdr, enh_sdr = [], []
+    model.eval()
+    with torch.no_grad():
+        for noisy, clean in val_set:
+            x = torch.from_numpy(noisy).float()[None]
+            s = torch.from_numpy(clean).float()[None]
+            y = enhance_waveform(model, x)
+            noisy_sdr.append(si_sdr_torch(x, s).item())
+            enh_sdr.append(si_sdr_torch(y, s).item())
+    model.train()
+    return {
+        "si_sdr_noisy": float(np.mean(noisy_sdr)),
+        "si_sdr": float(np.mean(enh_sdr)),
+        "si_sdr_improvement": float(np.mean(enh_sdr) - np.mean(noisy_sdr)),
+    }
+
+
+# --------------------------------------------------------------------------- training loop
+
+
+def train(cfg: TrainConfig, resume: bool = False) -> Path:
+    """Train per `cfg`; returns the path of the best checkpoint."""
+    import torch
+    from tqdm import tqdm
+
+    from hushkit.training import checkpoint
+    from hushkit.training.model import STFT, MaskNet, ModelArgs, log_power
+
+    rank, world = _dist_setup()
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    _seed_everything(cfg.seed)
+    run_dir = Path(cfg.run_dir)
+    is_main = rank == 0
+    if is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "config.toml").write_text(cfg.to_toml())
+
+    model = MaskNet(ModelArgs(dsp=cfg.dsp, hidden=cfg.hidden))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    batches = _training_batches(cfg, rank, world)
+    start_epoch, step, history, best = 0, 0, [], -math.inf
+
+    last_path, best_path = run_dir / "last.pt", run_dir / "best.pt"
+    if resume:
+        if not last_path.exists():
+            raise FileNotFoundError(f"--resume: no checkpoint at {last_path}")
+        state = checkpoint.load(last_path)
+        model.load_state_dict(state["state_dict"])
+        optimizer.load_state_dict(state["optimizer"])
+        start_epoch, step = state["epoch"] + 1, state["step"]
+        history = state.get("history", [])
+        best = max((h["si_sdr_improvement"] for h in history), default=-math.inf)
+        if is_main:
+            print(f"resuming {last_path} at epoch {start_epoch + 1}", file=sys.stderr)
+    else:
+        _fit_normalisation(model, batches)
+
+    net = model
+    if world > 1:
+        net = torch.nn.parallel.DistributedDataParallel(model)
+    stft = STFT(model.args.dsp_config)
+    val_set = _validation_set(cfg) if is_main else []
+    total_steps = cfg.epochs * cfg.steps_per_epoch
+    started = time.monotonic()
+    out_of_time = False
+
+    if is_main:
+        budget = model.budget()
+        print(
+            f"model: {budget['parameters']} parameters, {budget['macs_per_second'] / 1e6:.2f} M "
+            f"MAC/s, {budget['latency_ms']:.0f} ms algorithmic latency; {world} process(es)",
+            file=sys.stderr,
+        )
+
+    for epoch in range(start_epoch, cfg.epochs):
+        net.train()
+        bar = tqdm(
+            range(cfg.steps_per_epoch),
+            desc=f"epoch {epoch + 1}/{cfg.epochs}",
+            disable=not is_main,
+            leave=False,
+            dynamic_ncols=True,
+        )
+        losses = []
+        for _ in bar:
+            progress = min(step / max(total_steps, 1), 1.0)
+            lr = cfg.lr_min + 0.5 * (cfg.lr - cfg.lr_min) * (1 + math.cos(math.pi * progress))
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            noisy, clean = next(batches)
+            noisy_spec, clean_spec = stft(noisy.float()), stft(clean.float())
+            mask, _ = net(log_power(noisy_spec))
+            loss = spectral_loss(mask * noisy_spec, clean_spec, cfg.compress, cfg.complex_weight)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            optimizer.step()
+            step += 1
+            losses.append(loss.item())
+            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}", lr=f"{lr:.1e}")
+            if cfg.max_minutes and time.monotonic() - started > 60 * cfg.max_minutes:
+                out_of_time = True
+                break
+        if world > 1:  # every rank must agree to stop on the time budget
+            flag = torch.tensor([float(out_of_time)])
+            torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
+            out_of_time = bool(flag.item())
+
+        if is_main:
+            metrics = validate(model, val_set) if val_set else {"si_sdr_improvement": 0.0}
+            metrics.update(epoch=epoch + 1, step=step, train_loss=float(np.mean(losses)))
+            history.append(metrics)
+            print(
+                f"epoch {epoch + 1}/{cfg.epochs}: loss {metrics['train_loss']:.4f}, "
+                f"val SI-SDR {metrics.get('si_sdr', float('nan')):.2f} dB "
+                f"(+{metrics['si_sdr_improvement']:.2f} dB over noisy)",
+                file=sys.stderr,
+            )
+            extra = dict(
+                config=cfg.__dict__.copy(), epoch=epoch, step=step, metrics=metrics,
+                history=history,
+            )
+            checkpoint.save(last_path, model, optimizer=optimizer.state_dict(), **extra)
+            if metrics["si_sdr_improvement"] > best:
+                best = metrics["si_sdr_improvement"]
+                checkpoint.save(best_path, model, **extra)
+            (run_dir / "history.json").write_text(json.dumps(history, indent=2))
+        if out_of_time:
+            if is_main:
+                print(f"time budget of {cfg.max_minutes} min reached", file=sys.stderr)
+            break
+
+    if world > 1:
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
+    return best_path
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point for `python -m hushkit.training.train` (what torchrun launches)."""
+    parser = argparse.ArgumentParser(prog="hushkit train")
+    _add_arguments(parser)
+    return _cli(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
