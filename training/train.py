@@ -16,6 +16,7 @@ checkpoints and shows the progress bar. A run directory holds:
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import os
@@ -120,35 +121,39 @@ def si_sdr_torch(est, ref):
 
 
 def _training_batches(cfg: TrainConfig, rank: int, world: int):
-    """An endless iterator of (noisy, clean) float tensors (B, L) mixed on the fly."""
+    """An endless iterator of (noisy, clean) float tensors (B, L) mixed on the fly.
+
+    Each process draws its own mixtures (seed offset by rank) and fresh ones every pass.
+    """
     import torch
 
     from hushkit.training import datasets
+    from hushkit.training.mixing import MixConfig
 
-    dataset = datasets.MixtureDataset(
+    dataset = datasets.open_mixtures(
         cfg.data_dir,
         split="train",
-        config=datasets.MixConfig(
+        config=MixConfig(
             segment_seconds=cfg.segment_seconds,
             snr_range=(cfg.snr_min_db, cfg.snr_max_db),
             band_limit_prob=cfg.band_limit_prob,
         ),
+        length=cfg.steps_per_epoch * cfg.batch_size,
         seed=cfg.seed + 1000 * rank,
-        rank=rank,
-        world_size=world,
     )
     loader = torch.utils.data.DataLoader(
         dataset, batch_size=cfg.batch_size, num_workers=cfg.num_workers
     )
-    while True:
+    for epoch in itertools.count():
+        dataset.set_epoch(epoch)
         yield from loader
 
 
 def _validation_set(cfg: TrainConfig) -> list[tuple[np.ndarray, np.ndarray]]:
-    from hushkit.training import datasets
+    from hushkit.training.evaluate import load_set
 
-    pairs = datasets.load_paired_set(Path(cfg.data_dir) / "valset")
-    return [(noisy, clean) for _name, noisy, clean, _meta in pairs[: cfg.val_clips]]
+    valset = Path(cfg.data_dir) / "valset"
+    return [(c.noisy, c.clean) for c in load_set(valset, limit=cfg.val_clips)]
 
 
 def _fit_normalisation(model, batches, n_batches: int = 8) -> None:

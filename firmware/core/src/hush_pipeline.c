@@ -1,0 +1,265 @@
+/* The per-hop noise suppression pipeline: see hush_pipeline.h for the steps. */
+#include "hush_pipeline.h"
+
+#include <stdalign.h>
+#include <string.h>
+
+#include "hush_dspmath.h"
+#include "hush_engine.h"
+#include "hush_stft.h"
+
+/* Added to the power spectrum before the log (hushkit.training.dsp.LOG_POWER_EPS): -100 dB
+ * re full scale, so silence gives a finite feature. */
+#define HUSH_PIPELINE_LOG_POWER_EPS 1e-10f
+
+/* TFLite TensorType value of int8. */
+#define HUSH_PIPELINE_TFLITE_INT8 9
+
+/* ln(10) / 20: a level in dB to a natural-log gain. */
+#define HUSH_PIPELINE_DB_TO_LN 0.115129255f
+
+/* Quantization of one int8 tensor the pipeline reads or writes. */
+typedef struct {
+    int8_t *data;
+    float scale;
+    int32_t zero_point;
+} hush_qtensor;
+
+struct hush_pipeline {
+    hush_stft stft;
+    hush_engine *engine; /* lives right after this struct, see engine_offset() */
+    hush_qtensor features;
+    hush_qtensor state_in;
+    hush_qtensor mask;
+    hush_qtensor state_out;
+    int n_bins;
+    int state_size;
+    int bypass;
+    float floor_gain; /* minimum gain per bin; 0 = no limit */
+    int ran_model; /* the tap holds a hop */
+    float spec[HUSH_STFT_MAX_N_FFT];
+    float bins[HUSH_STFT_MAX_BINS]; /* power, then gains */
+    /* The model's inputs of the last hop, kept here because the engine may reuse input
+     * memory during an invoke. */
+    int8_t tap_features[HUSH_STFT_MAX_BINS];
+    int8_t tap_state_in[HUSH_PIPELINE_MAX_STATE];
+};
+
+static size_t engine_offset(void)
+{
+    const size_t align = alignof(max_align_t);
+    return (sizeof(struct hush_pipeline) + align - 1) / align * align;
+}
+
+size_t hush_pipeline_get_size(void)
+{
+    return engine_offset() + hush_engine_get_size();
+}
+
+/* Quantize a float with the tensor's parameters: clamp(rint(x / scale) + zp, -128, 127). */
+static int8_t quantize(float x, const hush_qtensor *t)
+{
+    const int32_t zp = t->zero_point;
+    return (int8_t)(hush_round_clamp(x / t->scale, -128 - zp, 127 - zp) + zp);
+}
+
+static int bind_tensor(hush_engine *e, int is_output, const char *name, int32_t n_elements,
+                       hush_qtensor *t)
+{
+    hush_tensor_info info;
+    const int index = is_output ? hush_engine_find_output(e, name)
+                                : hush_engine_find_input(e, name);
+    if (index < 0) {
+        return HUSH_PIPELINE_E_TENSOR;
+    }
+    t->data = is_output ? hush_engine_output(e, index, &info) : hush_engine_input(e, index, &info);
+    if (t->data == NULL) {
+        return HUSH_PIPELINE_E_TENSOR;
+    }
+    if (info.type != HUSH_PIPELINE_TFLITE_INT8) {
+        return HUSH_PIPELINE_E_TYPE;
+    }
+    if (info.num_elements != n_elements || !(info.scale > 0.0f)) {
+        return HUSH_PIPELINE_E_SHAPE;
+    }
+    t->scale = info.scale;
+    t->zero_point = info.zero_point;
+    return HUSH_PIPELINE_OK;
+}
+
+static int state_size_of(hush_engine *e, int is_output, const char *name)
+{
+    hush_tensor_info info;
+    const int index = is_output ? hush_engine_find_output(e, name)
+                                : hush_engine_find_input(e, name);
+    if (index < 0) {
+        return -1;
+    }
+    if (is_output) {
+        hush_engine_output(e, index, &info);
+    } else {
+        hush_engine_input(e, index, &info);
+    }
+    return (int)info.num_elements;
+}
+
+int hush_pipeline_init(hush_pipeline *p, int n_fft, const uint8_t *model, size_t model_len,
+                       uint8_t *arena, size_t arena_len)
+{
+    if ((uintptr_t)p % alignof(max_align_t) != 0) {
+        return HUSH_PIPELINE_E_ALIGN;
+    }
+    memset(p, 0, sizeof *p);
+    if (hush_stft_init(&p->stft, n_fft) != 0) {
+        return HUSH_PIPELINE_E_N_FFT;
+    }
+    p->n_bins = n_fft / 2 + 1;
+    p->engine = (hush_engine *)((uint8_t *)p + engine_offset());
+
+    const hush_engine_status status =
+        hush_engine_init(p->engine, model, model_len, arena, arena_len);
+    if (status != HUSH_ENGINE_OK) {
+        return -(int)status;
+    }
+    p->state_size = state_size_of(p->engine, 0, "state_in");
+    if (p->state_size < 0 || state_size_of(p->engine, 1, "state_out") < 0) {
+        return HUSH_PIPELINE_E_TENSOR;
+    }
+    if (p->state_size > HUSH_PIPELINE_MAX_STATE) {
+        return HUSH_PIPELINE_E_SHAPE;
+    }
+    int err = bind_tensor(p->engine, 0, "features", p->n_bins, &p->features);
+    if (err == HUSH_PIPELINE_OK) {
+        err = bind_tensor(p->engine, 0, "state_in", p->state_size, &p->state_in);
+    }
+    if (err == HUSH_PIPELINE_OK) {
+        err = bind_tensor(p->engine, 1, "mask", p->n_bins, &p->mask);
+    }
+    if (err == HUSH_PIPELINE_OK) {
+        err = bind_tensor(p->engine, 1, "state_out", p->state_size, &p->state_out);
+    }
+    if (err != HUSH_PIPELINE_OK) {
+        return err;
+    }
+    hush_pipeline_reset(p);
+    return HUSH_PIPELINE_OK;
+}
+
+const char *hush_pipeline_error_str(int err)
+{
+    switch (err) {
+    case HUSH_PIPELINE_OK:
+        return "ok";
+    case HUSH_PIPELINE_E_N_FFT:
+        return "n_fft must be 128 or 256";
+    case HUSH_PIPELINE_E_TENSOR:
+        return "model lacks a features, state_in, mask or state_out tensor";
+    case HUSH_PIPELINE_E_TYPE:
+        return "features, state_in, mask and state_out must be int8";
+    case HUSH_PIPELINE_E_SHAPE:
+        return "features/mask size is not n_fft/2 + 1, or state_in/state_out sizes disagree "
+               "or exceed HUSH_PIPELINE_MAX_STATE";
+    case HUSH_PIPELINE_E_ALIGN:
+        return "pipeline state memory is not aligned for max_align_t";
+    default:
+        if (err < 0 && err > HUSH_PIPELINE_E_N_FFT) {
+            return hush_engine_status_str((hush_engine_status)(-err));
+        }
+        return "unknown pipeline error";
+    }
+}
+
+void hush_pipeline_reset(hush_pipeline *p)
+{
+    hush_stft_reset(&p->stft);
+    /* "Zero" state is the real value 0, i.e. the zero point of the quantized tensor. */
+    memset(p->state_in.data, (int8_t)p->state_in.zero_point, (size_t)p->state_size);
+    p->ran_model = 0;
+}
+
+int hush_pipeline_hop(const hush_pipeline *p)
+{
+    return p->stft.hop;
+}
+
+void hush_pipeline_set_bypass(hush_pipeline *p, int on)
+{
+    p->bypass = on != 0;
+}
+
+void hush_pipeline_set_attenuation_limit(hush_pipeline *p, float db)
+{
+    p->floor_gain = db > 0.0f ? hush_expf(-db * HUSH_PIPELINE_DB_TO_LN) : 0.0f;
+}
+
+/* Hand this hop's state_out to the next hop's state_in. A plain copy when both tensors share
+ * quantization (what the exporter produces); otherwise requantized through float. */
+static void carry_state(hush_pipeline *p)
+{
+    const hush_qtensor *src = &p->state_out;
+    if (src->scale == p->state_in.scale && src->zero_point == p->state_in.zero_point) {
+        memcpy(p->state_in.data, src->data, (size_t)p->state_size);
+        return;
+    }
+    for (int i = 0; i < p->state_size; i++) {
+        const float x = (float)((int32_t)src->data[i] - src->zero_point) * src->scale;
+        p->state_in.data[i] = quantize(x, &p->state_in);
+    }
+}
+
+/* Features, model, gains for the spectrum in p->spec; leaves the gains in p->bins. */
+static int run_model(hush_pipeline *p)
+{
+    hush_stft_power(&p->stft, p->spec, p->bins);
+    for (int k = 0; k < p->n_bins; k++) {
+        const float feature = hush_logf(p->bins[k] + HUSH_PIPELINE_LOG_POWER_EPS);
+        p->tap_features[k] = quantize(feature, &p->features);
+    }
+    memcpy(p->features.data, p->tap_features, (size_t)p->n_bins);
+    memcpy(p->tap_state_in, p->state_in.data, (size_t)p->state_size);
+    const hush_engine_status status = hush_engine_invoke(p->engine);
+    if (status != HUSH_ENGINE_OK) {
+        return -(int)status;
+    }
+    p->ran_model = 1;
+    for (int k = 0; k < p->n_bins; k++) {
+        const float g =
+            (float)((int32_t)p->mask.data[k] - p->mask.zero_point) * p->mask.scale;
+        p->bins[k] = g > p->floor_gain ? g : p->floor_gain;
+    }
+    carry_state(p);
+    return HUSH_PIPELINE_OK;
+}
+
+int hush_pipeline_process(hush_pipeline *p, const int16_t *in, int16_t *out)
+{
+    int err = HUSH_PIPELINE_OK;
+
+    hush_stft_analyze(&p->stft, in, p->spec);
+    if (!p->bypass) {
+        err = run_model(p);
+        /* On an engine failure the hop passes through unchanged (gain 1) so the audio keeps
+         * flowing; the caller sees the error. */
+        if (err == HUSH_PIPELINE_OK) {
+            hush_stft_apply_gains(&p->stft, p->spec, p->bins);
+        }
+    }
+    hush_stft_synthesize(&p->stft, p->spec, out);
+    return err;
+}
+
+void hush_pipeline_get_tap(const hush_pipeline *p, hush_pipeline_tap *tap)
+{
+    const int valid = p->ran_model;
+    tap->features = valid ? p->tap_features : NULL;
+    tap->state_in = valid ? p->tap_state_in : NULL;
+    tap->mask = valid ? p->mask.data : NULL;
+    tap->state_out = valid ? p->state_out.data : NULL;
+    tap->n_bins = p->n_bins;
+    tap->state_size = p->state_size;
+}
+
+size_t hush_pipeline_arena_used(const hush_pipeline *p)
+{
+    return hush_engine_arena_used(p->engine);
+}

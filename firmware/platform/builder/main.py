@@ -1,0 +1,196 @@
+"""SCons build of the hushkit firmware for one PlatformIO environment.
+
+What goes into the ELF:
+  firmware/core/src/*.c         portable core (pipeline, engine, frame codec)
+  CMSIS-DSP sources             those listed in firmware/cmsis_sources.mk (shared with the host build)
+  firmware/hal/cortex_m/*.c     Cortex-M start-up, SysTick/DWT timer, stack paint, semihosting
+  firmware/hal/<board>/*.c      board specifics (memory map, UART, IRQ numbers)
+  firmware/app/*.c              the main loop           (custom_app = main)
+  firmware/hal/selftest/*.c     HAL self-test instead   (custom_app = selftest)
+  <model dir>/model_data.c      the exported model      (main app only)
+
+The model directory is `$HUSHKIT_MODEL_DIR` (set by `hushkit build --model-dir`), else the
+environment's `custom_model_dir`. Project sources build with -Wall -Wextra -Werror; CMSIS-DSP
+with its warnings relaxed. Floating point stays strict (-ffp-contract=off, no fast-math), with
+the same CMSIS defines as firmware/host/Makefile, so the ARM build computes the same float
+features as the host library bit for bit.
+"""
+
+import os
+import re
+import sys
+
+from SCons.Script import Builder, Default, DefaultEnvironment
+
+env = DefaultEnvironment()
+
+FIRMWARE_DIR = env.subst("$PROJECT_DIR")
+THIRD_PARTY = os.path.join(FIRMWARE_DIR, "third_party")
+CMSIS_DSP = os.path.join(THIRD_PARTY, "CMSIS-DSP")
+CMSIS_CORE = os.path.join(THIRD_PARTY, "CMSIS-Core")
+BUILD_DIR = env.subst("$BUILD_DIR")
+TOOLCHAIN_PREFIX = "arm-none-eabi-"
+
+# Files the exporter writes (see `hushkit export`); the firmware needs all three.
+MODEL_FILES = ("model_data.c", "model_data.h", "hush_model_config.h")
+
+# Same CMSIS configuration as the host build: the portable C paths, no DSP-extension
+# intrinsics, so ARM and host run the same float code.
+CMSIS_DEFINES = ["__GNUC_PYTHON__"]
+CMSIS_RELAXED_WARNINGS = ["-Wno-unused-parameter", "-Wno-sign-compare"]
+STRICT_WARNINGS = ["-Wall", "-Wextra", "-Werror"]
+
+
+def fail(message):
+    sys.stderr.write("hushkit build error: %s\n" % message)
+    env.Exit(1)
+
+
+def option(name, default=None):
+    value = env.GetProjectOption(name, default)
+    return value.strip() if isinstance(value, str) else value
+
+
+def c_sources(directory):
+    if not os.path.isdir(directory):
+        return []
+    return sorted(
+        os.path.join(directory, name) for name in os.listdir(directory) if name.endswith(".c")
+    )
+
+
+def parse_cmsis_sources(mk_path):
+    """The CMSIS_DSP_SOURCES list of a Make fragment (`:=`, `=`, `+=`, `\\` continuations)."""
+    with open(mk_path, encoding="utf8") as fp:
+        text = fp.read().replace("\\\n", " ")
+    sources = []
+    for line in text.splitlines():
+        line = line.split("#", 1)[0]
+        match = re.match(r"\s*CMSIS_DSP_SOURCES\s*(\+=|:=|\?=|=)\s*(.*)$", line)
+        if not match:
+            continue
+        if match.group(1) != "+=":
+            sources = []
+        sources.extend(match.group(2).split())
+    return sources
+
+
+def objects(build_env, sources, subdir, root):
+    """Compile each source to BUILD_DIR/subdir/<path relative to root>.o."""
+    result = []
+    for src in sources:
+        rel = os.path.splitext(os.path.relpath(src, root))[0]
+        result.append(build_env.Object(os.path.join(BUILD_DIR, subdir, rel + ".o"), src))
+    return result
+
+
+cpu_flags = option("custom_cpu_flags", "").split()
+hal_board = option("custom_hal")
+ldscript = option("custom_ldscript")
+app = option("custom_app", "main")
+if not cpu_flags or not hal_board or not ldscript:
+    fail("environment needs custom_cpu_flags, custom_hal and custom_ldscript")
+if app not in ("main", "selftest"):
+    fail("custom_app must be 'main' or 'selftest', not %r" % app)
+
+env.Replace(
+    AR=TOOLCHAIN_PREFIX + "gcc-ar",
+    AS=TOOLCHAIN_PREFIX + "gcc",
+    CC=TOOLCHAIN_PREFIX + "gcc",
+    CXX=TOOLCHAIN_PREFIX + "g++",
+    LINK=TOOLCHAIN_PREFIX + "gcc",
+    OBJCOPY=TOOLCHAIN_PREFIX + "objcopy",
+    RANLIB=TOOLCHAIN_PREFIX + "gcc-ranlib",
+    SIZETOOL=TOOLCHAIN_PREFIX + "size",
+    PROGSUFFIX=".elf",
+    CCFLAGS=cpu_flags
+    + [
+        "-std=c11",
+        "-O2",
+        "-g",
+        "-ffunction-sections",
+        "-fdata-sections",
+        "-fno-common",
+        "-ffp-contract=off",
+        "-fno-fast-math",
+    ],
+    CPPDEFINES=[],
+    CPPPATH=[],
+    LINKFLAGS=cpu_flags
+    + [
+        "-nostartfiles",
+        "--specs=nano.specs",
+        "-T",
+        os.path.join(FIRMWARE_DIR, ldscript),
+        "-Wl,--gc-sections",
+        "-Wl,-Map=%s" % os.path.join(BUILD_DIR, "firmware.map"),
+    ],
+    # No libm on purpose: the core uses its own log approximation so host and ARM agree.
+    LIBS=["c", "gcc"],
+)
+if env.WhereIs(env["CC"]) is None:
+    fail(
+        "%s not found: install the ARM toolchain "
+        "(apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi)" % env["CC"]
+    )
+
+hal_dirs = [
+    os.path.join(FIRMWARE_DIR, "hal", "include"),
+    os.path.join(FIRMWARE_DIR, "hal", "cortex_m"),
+    os.path.join(FIRMWARE_DIR, "hal", hal_board),
+]
+project_env = env.Clone()
+project_env.Append(CCFLAGS=STRICT_WARNINGS, CPPPATH=hal_dirs)
+
+sources = objects(project_env, c_sources(hal_dirs[1]) + c_sources(hal_dirs[2]), "hal", FIRMWARE_DIR)
+
+if app == "selftest":
+    sources += objects(
+        project_env, c_sources(os.path.join(FIRMWARE_DIR, "hal", "selftest")), "app", FIRMWARE_DIR
+    )
+else:
+    model_dir = os.environ.get("HUSHKIT_MODEL_DIR") or option("custom_model_dir", "")
+    if not model_dir:
+        fail("no model directory: pass --model-dir to `hushkit build` (an `hushkit export` output)")
+    model_dir = os.path.abspath(os.path.join(FIRMWARE_DIR, model_dir))
+    missing = [f for f in MODEL_FILES if not os.path.isfile(os.path.join(model_dir, f))]
+    if missing:
+        fail(
+            "model directory %s lacks %s: create it with `hushkit export MODEL.tflite --out DIR`"
+            % (model_dir, ", ".join(missing))
+        )
+
+    cmsis_list = parse_cmsis_sources(os.path.join(FIRMWARE_DIR, "cmsis_sources.mk"))
+    cmsis_paths = [os.path.join(CMSIS_DSP, s) for s in cmsis_list]
+    missing_cmsis = [p for p in cmsis_paths if not os.path.isfile(p)]
+    if missing_cmsis:
+        fail("CMSIS-DSP sources missing (%s): run firmware/fetch_deps.sh" % missing_cmsis[0])
+    cmsis_include = [
+        os.path.join(CMSIS_DSP, "Include"),
+        os.path.join(CMSIS_DSP, "PrivateInclude"),
+        os.path.join(CMSIS_CORE, "Include"),
+    ]
+
+    core_dir = os.path.join(FIRMWARE_DIR, "core")
+    app_env = project_env.Clone()
+    app_env.Append(CPPPATH=[os.path.join(core_dir, "include"), model_dir])
+    if cmsis_list:
+        app_env.Append(CPPPATH=cmsis_include, CPPDEFINES=CMSIS_DEFINES)
+    sources += objects(app_env, c_sources(os.path.join(core_dir, "src")), "core", FIRMWARE_DIR)
+    sources += objects(app_env, c_sources(os.path.join(FIRMWARE_DIR, "app")), "app", FIRMWARE_DIR)
+    sources += objects(app_env, [os.path.join(model_dir, "model_data.c")], "model", model_dir)
+
+    cmsis_env = env.Clone()
+    cmsis_env.Append(
+        CCFLAGS=["-Wall"] + CMSIS_RELAXED_WARNINGS, CPPPATH=cmsis_include, CPPDEFINES=CMSIS_DEFINES
+    )
+    sources += objects(cmsis_env, cmsis_paths, "cmsis", CMSIS_DSP)
+
+elf = env.Program(os.path.join(BUILD_DIR, "firmware"), sources)
+env.Depends(elf, os.path.join(FIRMWARE_DIR, ldscript))
+
+env.Append(BUILDERS={"ElfToBin": Builder(action="$OBJCOPY -O binary $SOURCE $TARGET", suffix=".bin")})
+binary = env.ElfToBin(os.path.join(BUILD_DIR, "firmware"), elf)
+size = env.Command(None, elf, "$SIZETOOL -A -d $SOURCE")
+env.AlwaysBuild(size)
+Default([elf, binary, size])

@@ -1,0 +1,288 @@
+"""Protocol client: one method per device command, device errors as readable exceptions.
+
+`DeviceClient(open_link(url))` gives `info()`, `process(pcm, taps=False)`, `stats()`,
+`set(bypass=..., attenuation_db=...)` and `reset()`. `process` takes int16 audio of whole
+hops and splits it into as few PROCESS exchanges as the payload limit allows; its output lags
+the input by `info().output_delay` samples, like the device's audio output does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import time
+
+import numpy as np
+
+from hushkit import protocol as p
+from hushkit.transport import Link
+
+# A reply whose CRC the device rejected was never executed, so resending is safe; after this
+# many resends the link is too noisy to be worth hiding.
+BAD_CRC_RETRIES = 2
+# Junk the reader skips before a reply's first byte (e.g. a boot message that reached the
+# host glued to the first reply) when looking for a valid frame.
+MAX_RESYNC_BYTES = 512
+
+
+class DeviceError(RuntimeError):
+    """The device answered with an error status (or an unreadable reply)."""
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
+
+
+class DeviceTimeout(DeviceError, TimeoutError):
+    """Nothing (or only part of a frame) came back in time."""
+
+
+@dataclasses.dataclass(frozen=True)
+class DeviceInfo:
+    protocol_version: int
+    fw_version: str
+    target: str
+    model_sha256: str
+    sample_rate: int
+    n_fft: int
+    hop: int
+    n_bins: int
+    state_size: int
+    model_status: int
+    model_message: str
+    arena_bytes: int
+    max_payload: int
+    cost_source: p.CostSource
+
+    @property
+    def model_loaded(self) -> bool:
+        return self.model_status == 0
+
+    @property
+    def output_delay(self) -> int:
+        """Samples by which the device's output lags its input (see hushkit.training.dsp)."""
+        return self.n_fft - self.hop
+
+
+@dataclasses.dataclass(frozen=True)
+class Stats:
+    hops: int
+    cost_min: int
+    cost_max: int
+    cost_total: int
+    cost_source: p.CostSource
+    arena_bytes: int
+    stack_used: int
+    frame_errors: int
+
+    @property
+    def cost_mean(self) -> float:
+        return self.cost_total / self.hops if self.hops else 0.0
+
+    @property
+    def cost_units(self) -> str:
+        return p.COST_UNITS[self.cost_source]
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    bypass: bool
+    attenuation_db: float  # 0 = unlimited
+
+
+@dataclasses.dataclass
+class ProcessResult:
+    """Output of k hops: pcm int16 [k * hop], cost uint32 [k], taps int8 [k, n] or None."""
+
+    pcm: np.ndarray
+    cost: np.ndarray
+    taps: dict[str, np.ndarray] | None = None
+
+
+TAP_NAMES = ("features", "state_in", "mask", "state_out")
+
+
+class DeviceClient:
+    """Talks to one device over a Link; one request in flight at a time."""
+
+    def __init__(self, link: Link, timeout: float | None = None):
+        self.link = link
+        self.timeout = timeout if timeout is not None else (link.timeout or 5.0)
+        # Start at a random seq so that replies left over from an earlier session never
+        # match a request of this one.
+        self._seq = random.randrange(1 << 16)
+        self._first = True
+        self._info: DeviceInfo | None = None
+
+    # ---- commands ----------------------------------------------------------------------
+
+    def info(self) -> DeviceInfo:
+        fields = p.INFO_REPLY.unpack(self.transact(p.Opcode.INFO))
+        for name in ("fw_version", "target", "model_sha256", "model_message"):
+            fields[name] = p.cstr(fields[name])
+        fields["cost_source"] = _cost_source(fields["cost_source"])
+        if fields["protocol_version"] != p.PROTOCOL_VERSION:
+            raise DeviceError(
+                f"device speaks protocol v{fields['protocol_version']}, these host tools "
+                f"v{p.PROTOCOL_VERSION}: update the firmware or the host tools"
+            )
+        self._info = DeviceInfo(**fields)
+        return self._info
+
+    def stats(self) -> Stats:
+        fields = p.STATS_REPLY.unpack(self.transact(p.Opcode.STATS))
+        fields["cost_source"] = _cost_source(fields["cost_source"])
+        return Stats(**fields)
+
+    def set(self, bypass: bool | None = None, attenuation_db: float | None = None) -> Settings:
+        """Change the given settings (None = leave as is); returns those now in force."""
+        fields = p.SetField(0)
+        if bypass is not None:
+            fields |= p.SetField.BYPASS
+        if attenuation_db is not None:
+            fields |= p.SetField.ATTENUATION
+        payload = p.SET_REQUEST.pack(
+            fields=int(fields), bypass=int(bool(bypass)), attenuation_db=attenuation_db or 0.0
+        )
+        reply = p.SET_REPLY.unpack(self.transact(p.Opcode.SET, payload))
+        return Settings(bypass=bool(reply["bypass"]), attenuation_db=reply["attenuation_db"])
+
+    def reset(self) -> None:
+        """Restart the audio pipeline from silence and clear the cost statistics."""
+        self.transact(p.Opcode.RESET)
+
+    def process(self, pcm: np.ndarray, taps: bool = False) -> ProcessResult:
+        """Run whole hops of int16 audio through the device, in as few PROCESS exchanges as
+        the payload limit allows. The output lags the input by `info().output_delay`."""
+        info = self._info or self.info()
+        pcm = np.asarray(pcm)
+        if pcm.dtype != np.int16 or pcm.ndim != 1 or pcm.size % info.hop:
+            raise ValueError(f"pcm must be 1-D int16 with a multiple of {info.hop} samples")
+        tap_len = p.tap_bytes(info.n_bins, info.state_size) if taps else 0
+        block = p.process_max_hops(info.hop, tap_len)
+        if block == 0:
+            raise DeviceError(f"one hop with taps exceeds the {p.MAX_PAYLOAD}-byte payload limit")
+        hops = pcm.size // info.hop
+        parts = [
+            self._process_block(pcm[h * info.hop : (h + block) * info.hop], info, taps)
+            for h in range(0, hops, block)
+        ]
+        if not parts:
+            return ProcessResult(np.zeros(0, np.int16), np.zeros(0, np.uint32))
+        tap_arrays = None
+        if taps:
+            tap_arrays = {k: np.concatenate([r.taps[k] for r in parts]) for k in TAP_NAMES}
+        return ProcessResult(
+            pcm=np.concatenate([r.pcm for r in parts]),
+            cost=np.concatenate([r.cost for r in parts]),
+            taps=tap_arrays,
+        )
+
+    def _process_block(self, pcm: np.ndarray, info: DeviceInfo, taps: bool) -> ProcessResult:
+        n_hops = pcm.size // info.hop
+        flags = p.ProcessFlag.TAPS if taps else p.ProcessFlag(0)
+        request = p.PROCESS_REQUEST.pack(n_hops=n_hops, flags=int(flags))
+        reply = self.transact(p.Opcode.PROCESS, request + pcm.astype("<i2").tobytes())
+        head = p.PROCESS_REPLY.unpack(reply)
+        tap_len = head["tap_bytes"]
+        if head["n_hops"] != n_hops or (tap_len != 0) != taps:
+            raise DeviceError(f"PROCESS reply does not match the request: {head}")
+        sizes = (info.n_bins, info.state_size, info.n_bins, info.state_size)
+        if taps and tap_len != sum(sizes):
+            raise DeviceError(
+                f"device sends {tap_len} tap bytes per hop, INFO implies {sum(sizes)}"
+            )
+        fields = [("cost", "<u4"), ("pcm", "<i2", (info.hop,))]
+        if taps:
+            fields += [(name, "i1", (n,)) for name, n in zip(TAP_NAMES, sizes, strict=True)]
+        dtype = np.dtype(fields)
+        if len(reply) != p.PROCESS_REPLY.size + n_hops * dtype.itemsize:
+            raise DeviceError(f"PROCESS reply of {len(reply)} bytes does not hold {n_hops} hops")
+        records = np.frombuffer(reply, dtype=dtype, offset=p.PROCESS_REPLY.size)
+        return ProcessResult(
+            pcm=records["pcm"].astype(np.int16).reshape(-1),
+            cost=records["cost"].astype(np.uint32),
+            taps={k: records[k].astype(np.int8) for k in TAP_NAMES} if taps else None,
+        )
+
+    # ---- request / reply ---------------------------------------------------------------
+
+    def transact(self, opcode: p.Opcode, payload: bytes = b"") -> bytes:
+        """Send one request and return the payload of its OK reply; raise on anything else."""
+        for attempt in range(BAD_CRC_RETRIES + 1):
+            seq = self._seq = (self._seq + 1) & 0xFFFF
+            frame = p.encode_frame(p.Frame(opcode=opcode, seq=seq, payload=payload))
+            if self._first:
+                # A lone delimiter first ends whatever partial frame the device may still
+                # hold from an interrupted session; an idle device ignores it.
+                self.link.discard_input()
+                frame = p.DELIMITER + frame
+                self._first = False
+            self.link.write(frame)
+            reply = self._await_reply(opcode, seq)
+            if reply.status == p.Status.BAD_CRC and attempt < BAD_CRC_RETRIES:
+                continue
+            if reply.status != p.Status.OK:
+                raise _error(opcode, reply)
+            return reply.payload
+        raise AssertionError("unreachable")
+
+    def _await_reply(self, opcode: p.Opcode, seq: int) -> p.Frame:
+        deadline = time.monotonic() + self.timeout
+        unmatched: p.Frame | None = None
+        while True:
+            frame = self._read_frame(deadline, unmatched)
+            if frame.seq == seq and frame.opcode == opcode | p.REPLY_FLAG:
+                return frame
+            if frame.opcode == p.Opcode.NONE | p.REPLY_FLAG:
+                unmatched = frame  # an error about a frame the device could not read
+
+    def _read_frame(self, deadline: float, unmatched: p.Frame | None) -> p.Frame:
+        while True:
+            remaining = deadline - time.monotonic()
+            data = b""
+            if remaining > 0:
+                self.link.timeout = remaining
+                data = self.link.read_until(p.DELIMITER, p.MAX_ENCODED_FRAME + MAX_RESYNC_BYTES)
+            if not data.endswith(p.DELIMITER):
+                raise _timeout(self.timeout, len(data), unmatched)
+            if len(data) == 1:
+                continue  # an idle delimiter
+            return _decode_resync(data)
+
+
+def _decode_resync(data: bytes) -> p.Frame:
+    """Decode a frame, skipping junk that arrived glued to its front."""
+    try:
+        return p.decode_frame(data)
+    except p.FrameError as first:
+        for skip in range(1, min(MAX_RESYNC_BYTES, len(data) - 1)):
+            try:
+                return p.decode_frame(data[skip:])
+            except p.FrameError:
+                continue
+        raise DeviceError(f"unreadable reply from the device ({first})") from first
+
+
+def _cost_source(value: int) -> p.CostSource:
+    try:
+        return p.CostSource(value)
+    except ValueError:
+        return p.CostSource.NONE
+
+
+def _error(opcode: p.Opcode, reply: p.Frame) -> DeviceError:
+    detail = reply.payload.decode("ascii", errors="replace").strip("\x00")
+    message = f"{opcode.name} failed: {p.status_message(reply.status)}"
+    return DeviceError(message + (f" ({detail})" if detail else ""), status=reply.status)
+
+
+def _timeout(seconds: float, partial: int, unmatched: p.Frame | None) -> DeviceTimeout:
+    message = (
+        f"device did not answer within {seconds:.1f} s — is it flashed/powered? is the port right?"
+    )
+    if partial:
+        message += f" ({partial} bytes of an incomplete frame arrived)"
+    if unmatched is not None:
+        message += f" (the device reported: {p.status_message(unmatched.status)})"
+    return DeviceTimeout(message)

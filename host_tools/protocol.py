@@ -1,0 +1,384 @@
+"""The serial protocol between the host tools and the firmware: the one definition.
+
+Everything about the wire lives here: version, opcodes, status codes with their messages,
+payload layouts (explicit little-endian `struct` formats), limits, and the frame codec.
+`python -m hushkit.codegen` writes `firmware/core/include/hush_protocol.h` from this module,
+and a test fails if the committed header drifts from it.
+
+Frame on the wire (both directions):
+
+    COBS( header | payload | CRC32-LE(header | payload) ) 0x00
+
+    header  <BBHH  opcode, status, seq, payload length (bytes)
+
+COBS removes every 0x00 from the frame, so 0x00 only ever marks a frame's end and a receiver
+resynchronises on the next one after line noise. The CRC is IEEE 802.3 (zlib.crc32). Requests
+carry status 0; a reply echoes the request's seq and sets REPLY_FLAG in the opcode. A frame
+the device could not read (bad CRC, bad COBS, too long) is answered with an error status and
+as much of the request header as it could read.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import hashlib
+import json
+import struct
+import zlib
+
+PROTOCOL_VERSION = 1
+
+HEADER = struct.Struct("<BBHH")  # opcode, status, seq, payload length
+CRC = struct.Struct("<I")  # CRC32 (IEEE, zlib.crc32) of header | payload
+MAX_PAYLOAD = 4096  # bytes; sizes the device's receive and reply buffers (~4 KB each)
+MAX_RAW_FRAME = HEADER.size + MAX_PAYLOAD + CRC.size
+COBS_BLOCK = 254  # data bytes per COBS code byte at most
+REPLY_FLAG = 0x80  # set in the opcode of every reply
+DELIMITER = b"\x00"
+
+
+def cobs_overhead(raw_len: int) -> int:
+    """Worst-case bytes COBS adds to `raw_len` bytes (not counting the delimiter)."""
+    return 1 + raw_len // COBS_BLOCK
+
+
+MAX_ENCODED_FRAME = MAX_RAW_FRAME + cobs_overhead(MAX_RAW_FRAME) + len(DELIMITER)
+
+
+class Opcode(enum.IntEnum):
+    """Requests the device understands (a reply carries `opcode | REPLY_FLAG`)."""
+
+    NONE = 0x00  # in error replies to frames whose header could not be read
+    INFO = 0x01
+    PROCESS = 0x02
+    STATS = 0x03
+    SET = 0x04
+    RESET = 0x05
+
+
+class Status(enum.IntEnum):
+    OK = 0
+    BAD_CRC = 1
+    BAD_FRAME = 2
+    FRAME_TOO_LONG = 3
+    UNKNOWN_OPCODE = 4
+    BAD_LENGTH = 5
+    BAD_ARGUMENT = 6
+    MODEL_NOT_LOADED = 7
+    REPLY_TOO_LARGE = 8
+    PIPELINE_ERROR = 9
+
+
+STATUS_MESSAGES: dict[Status, str] = {
+    Status.OK: "ok",
+    Status.BAD_CRC: "the device saw a CRC mismatch (bytes corrupted on the link)",
+    Status.BAD_FRAME: "the device received a malformed frame (bad COBS or shorter than a header)",
+    Status.FRAME_TOO_LONG: f"the frame exceeds the device's {MAX_PAYLOAD}-byte payload limit",
+    Status.UNKNOWN_OPCODE: "the firmware does not know this command (protocol mismatch?)",
+    Status.BAD_LENGTH: "the payload length does not fit the command",
+    Status.BAD_ARGUMENT: "a command argument is out of range",
+    Status.MODEL_NOT_LOADED: "no model is loaded on the device (see `hushkit info`)",
+    Status.REPLY_TOO_LARGE: "the reply would exceed the payload limit: send fewer hops",
+    Status.PIPELINE_ERROR: "the audio pipeline reported an error",
+}
+
+
+class ProcessFlag(enum.IntFlag):
+    TAPS = 0x01  # also return the int8 tensors of every hop (features, state, mask)
+
+
+class SetField(enum.IntFlag):
+    """Which SET fields to apply; a SET with no field only reads the settings back."""
+
+    BYPASS = 0x01
+    ATTENUATION = 0x02
+
+
+class CostSource(enum.IntEnum):
+    """What the per-hop cost counts."""
+
+    NONE = 0  # no counter on this target: costs read 0
+    SYSTICK_ICOUNT = 1  # SysTick under QEMU -icount shift=0: instructions (1 per ns)
+    DWT_CYCLES = 2  # DWT CYCCNT on hardware: core clock cycles
+
+
+COST_UNITS = {
+    CostSource.NONE: "n/a",
+    CostSource.SYSTICK_ICOUNT: "instructions",
+    CostSource.DWT_CYCLES: "cycles",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Field:
+    name: str
+    fmt: str  # one struct code, with a count for strings ("16s") and padding ("3x")
+    doc: str = ""
+
+
+class Layout:
+    """A fixed little-endian record: the same field list gives the Python codec and C offsets."""
+
+    def __init__(self, name: str, doc: str, fields: tuple[Field, ...]):
+        self.name = name
+        self.doc = doc
+        self.fields = fields
+        self.struct = struct.Struct("<" + "".join(f.fmt for f in fields))
+
+    @property
+    def size(self) -> int:
+        return self.struct.size
+
+    def named_fields(self) -> list[Field]:
+        return [f for f in self.fields if not f.fmt.endswith("x")]
+
+    def offsets(self) -> dict[str, tuple[int, int]]:
+        """name -> (offset, size) in bytes, for every named field."""
+        out: dict[str, tuple[int, int]] = {}
+        fmt = "<"
+        for f in self.fields:
+            start = struct.calcsize(fmt)
+            fmt += f.fmt
+            if not f.fmt.endswith("x"):
+                out[f.name] = (start, struct.calcsize(fmt) - start)
+        return out
+
+    def pack(self, **values: object) -> bytes:
+        names = [f.name for f in self.named_fields()]
+        missing = set(names) - set(values)
+        extra = set(values) - set(names)
+        if missing or extra:
+            raise TypeError(f"{self.name}: missing {sorted(missing)}, unexpected {sorted(extra)}")
+        return self.struct.pack(*(values[n] for n in names))
+
+    def unpack(self, data: bytes | memoryview, offset: int = 0) -> dict:
+        if len(data) - offset < self.size:
+            raise FrameError(f"{self.name}: {len(data) - offset} bytes, expected {self.size}")
+        names = [f.name for f in self.named_fields()]
+        return dict(zip(names, self.struct.unpack_from(data, offset), strict=True))
+
+
+INFO_REPLY = Layout(
+    "INFO_REPLY",
+    "INFO reply payload (the request has no payload).",
+    (
+        Field("protocol_version", "H", "PROTOCOL_VERSION of the firmware"),
+        Field("fw_version", "16s", "firmware version, ASCII, NUL padded"),
+        Field("target", "16s", "build target name, e.g. qemu-m4"),
+        Field("model_sha256", "64s", "sha256 of the .tflite compiled in, hex ASCII"),
+        Field("sample_rate", "I", "Hz"),
+        Field("n_fft", "H", "samples"),
+        Field("hop", "H", "samples per hop = per model invocation"),
+        Field("n_bins", "H", "features and mask values per hop"),
+        Field("state_size", "H", "int8 recurrent state values"),
+        Field("model_status", "i", "0 = model loaded, else the engine's init error code"),
+        Field("model_message", "48s", "readable init error, ASCII, empty when loaded"),
+        Field("arena_bytes", "I", "tensor arena the model uses, bytes"),
+        Field("max_payload", "H", "largest payload the device accepts, bytes"),
+        Field("cost_source", "B", "CostSource of the per-hop costs"),
+        Field("_pad", "x"),
+    ),
+)
+
+PROCESS_REQUEST = Layout(
+    "PROCESS_REQUEST",
+    "PROCESS request payload header; followed by n_hops * hop int16 LE PCM samples.",
+    (
+        Field("n_hops", "H", "hops in this block"),
+        Field("flags", "B", "ProcessFlag"),
+        Field("_pad", "x"),
+    ),
+)
+
+PROCESS_REPLY = Layout(
+    "PROCESS_REPLY",
+    "PROCESS reply payload header; followed by n_hops records of "
+    "PROCESS_HOP + hop int16 LE output samples + tap_bytes int8 tap values "
+    "(features[n_bins], state_in[state_size], mask[n_bins], state_out[state_size]).",
+    (
+        Field("n_hops", "H", "hops processed"),
+        Field("flags", "B", "ProcessFlag echoed"),
+        Field("_pad", "x"),
+        Field("tap_bytes", "H", "tap bytes per hop record, 0 without ProcessFlag.TAPS"),
+    ),
+)
+
+PROCESS_HOP = Layout(
+    "PROCESS_HOP",
+    "Start of each hop record in a PROCESS reply.",
+    (Field("cost", "I", "cost of this hop in CostSource units"),),
+)
+
+STATS_REPLY = Layout(
+    "STATS_REPLY",
+    "STATS reply payload (the request has no payload). Costs since the last RESET.",
+    (
+        Field("hops", "I", "hops processed"),
+        Field("cost_min", "I", "cheapest hop, CostSource units"),
+        Field("cost_max", "I", "dearest hop, CostSource units"),
+        Field("cost_total", "Q", "sum over all hops, CostSource units (mean = total / hops)"),
+        Field("cost_source", "B", "CostSource"),
+        Field("_pad", "3x"),
+        Field("arena_bytes", "I", "tensor arena the model uses, bytes"),
+        Field("stack_used", "I", "stack high-water mark since boot, bytes"),
+        Field("frame_errors", "I", "frames rejected since boot (CRC, COBS, length)"),
+    ),
+)
+
+SET_REQUEST = Layout(
+    "SET_REQUEST",
+    "SET request payload: apply the fields selected in `fields`.",
+    (
+        Field("fields", "B", "SetField bits"),
+        Field("bypass", "B", "1 = pass audio through without the model"),
+        Field("_pad", "2x"),
+        Field("attenuation_db", "f", "largest attenuation the mask may apply, dB; 0 = unlimited"),
+    ),
+)
+
+SET_REPLY = Layout(
+    "SET_REPLY",
+    "SET reply payload: the settings now in force.",
+    (
+        Field("bypass", "B", "1 = model bypassed"),
+        Field("_pad", "3x"),
+        Field("attenuation_db", "f", "attenuation limit, dB; 0 = unlimited"),
+    ),
+)
+
+LAYOUTS = (
+    INFO_REPLY,
+    PROCESS_REQUEST,
+    PROCESS_REPLY,
+    PROCESS_HOP,
+    STATS_REPLY,
+    SET_REQUEST,
+    SET_REPLY,
+)
+
+
+def tap_bytes(n_bins: int, state_size: int) -> int:
+    """Tap bytes per hop: features, state_in, mask, state_out (int8 each)."""
+    return 2 * n_bins + 2 * state_size
+
+
+def process_max_hops(hop: int, taps_per_hop: int = 0) -> int:
+    """Most hops one PROCESS exchange can carry, limited by the larger of request and reply."""
+    request = (MAX_PAYLOAD - PROCESS_REQUEST.size) // (2 * hop)
+    record = PROCESS_HOP.size + 2 * hop + taps_per_hop
+    reply = (MAX_PAYLOAD - PROCESS_REPLY.size) // record
+    return max(0, min(request, reply))
+
+
+def definition() -> dict:
+    """Everything the wire format depends on, as plain data (hashed into the C header)."""
+    return {
+        "protocol_version": PROTOCOL_VERSION,
+        "header": HEADER.format,
+        "crc": ["crc32-ieee", CRC.format],
+        "max_payload": MAX_PAYLOAD,
+        "reply_flag": REPLY_FLAG,
+        "opcodes": {o.name: o.value for o in Opcode},
+        "statuses": {s.name: [s.value, STATUS_MESSAGES[s]] for s in Status},
+        "process_flags": {f.name: f.value for f in ProcessFlag},
+        "set_fields": {f.name: f.value for f in SetField},
+        "cost_sources": {c.name: c.value for c in CostSource},
+        "layouts": {lay.name: [[f.name, f.fmt] for f in lay.fields] for lay in LAYOUTS},
+    }
+
+
+def definition_hash() -> str:
+    blob = json.dumps(definition(), sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(blob).hexdigest()
+
+
+# ---- frame codec ------------------------------------------------------------------------
+
+
+class FrameError(ValueError):
+    """Bytes that are not a valid frame (COBS, length or CRC)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Frame:
+    opcode: int
+    seq: int
+    payload: bytes = b""
+    status: int = Status.OK
+
+
+def crc32(data: bytes) -> int:
+    return zlib.crc32(data) & 0xFFFFFFFF
+
+
+def cobs_encode(data: bytes) -> bytes:
+    """COBS-encode `data` (no delimiter): the output holds no 0x00 byte."""
+    out = bytearray()
+    for chunk in bytes(data).split(b"\x00"):
+        # Each zero-free chunk becomes blocks of at most 254 bytes; a full block (code 0xFF)
+        # carries no implicit zero, so a chunk of exactly 254 bytes still ends in code 0x01.
+        while len(chunk) >= COBS_BLOCK:
+            out.append(COBS_BLOCK + 1)
+            out += chunk[:COBS_BLOCK]
+            chunk = chunk[COBS_BLOCK:]
+        out.append(len(chunk) + 1)
+        out += chunk
+    return bytes(out)
+
+
+def cobs_decode(data: bytes) -> bytes:
+    """Invert `cobs_encode`; raise FrameError on a zero byte or a truncated block."""
+    out = bytearray()
+    i = 0
+    while i < len(data):
+        code = data[i]
+        if code == 0:
+            raise FrameError(f"COBS: zero byte at offset {i}")
+        end = i + code
+        if end > len(data):
+            raise FrameError("COBS: block runs past the end of the frame")
+        block = data[i + 1 : end]
+        if 0 in block:
+            raise FrameError("COBS: zero byte inside a block")
+        out += block
+        i = end
+        if code != COBS_BLOCK + 1 and i < len(data):
+            out.append(0)
+    return bytes(out)
+
+
+def encode_frame(frame: Frame) -> bytes:
+    """The bytes to send for `frame`, delimiter included."""
+    if len(frame.payload) > MAX_PAYLOAD:
+        raise ValueError(f"payload of {len(frame.payload)} bytes exceeds {MAX_PAYLOAD}")
+    raw = HEADER.pack(frame.opcode, frame.status, frame.seq & 0xFFFF, len(frame.payload))
+    raw += frame.payload
+    return cobs_encode(raw + CRC.pack(crc32(raw))) + DELIMITER
+
+
+def decode_frame(encoded: bytes) -> Frame:
+    """Parse one frame's bytes (with or without the trailing delimiter)."""
+    raw = cobs_decode(encoded[:-1] if encoded.endswith(DELIMITER) else encoded)
+    if len(raw) < HEADER.size + CRC.size:
+        raise FrameError(f"frame of {len(raw)} bytes is shorter than header + CRC")
+    body, (crc,) = raw[: -CRC.size], CRC.unpack(raw[-CRC.size :])
+    if crc32(body) != crc:
+        raise FrameError(f"CRC mismatch: frame says {crc:08x}, bytes give {crc32(body):08x}")
+    opcode, status, seq, length = HEADER.unpack_from(body)
+    payload = body[HEADER.size :]
+    if length != len(payload):
+        raise FrameError(f"header says {length} payload bytes, frame holds {len(payload)}")
+    return Frame(opcode=opcode, seq=seq, payload=payload, status=status)
+
+
+def status_message(status: int) -> str:
+    try:
+        return STATUS_MESSAGES[Status(status)]
+    except ValueError:
+        return f"unknown status {status} (firmware newer than these host tools?)"
+
+
+def cstr(raw: bytes) -> str:
+    """A NUL-padded ASCII field as text."""
+    return raw.split(b"\x00", 1)[0].decode("ascii", errors="replace")

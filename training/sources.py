@@ -1,0 +1,390 @@
+"""Where training audio comes from: Debian packages, the user's folders, and synthesis.
+
+Every source yields `RawClip`s: a file to decode, whether it is speech or noise, and the
+*group* that is the unit of the train/val/test split (a speaker, a scene, or a source file),
+so that no held-out recording ever leaks into training. Synthesised material (coloured noise,
+hum, fan, babble, rendered music) is generated separately for each split from split-specific
+seeds and voices, so it cannot leak either.
+
+Debian packages are only downloaded (`apt-get download`) and unpacked (`dpkg-deb -x`) into a
+cache; nothing is installed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import numpy as np
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
+
+
+class DataError(RuntimeError):
+    """A problem with the input material that the user has to fix (message says how)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class RawClip:
+    path: Path
+    kind: str  # "speech" or "noise"
+    source: str  # short source name: the package, or "user-speech" / "user-noise" / ...
+    group: str  # split unit: speaker, scene or source file
+    category: str  # "speech", or the noise type ("ambient", "music", "effects", ...)
+
+
+# ---------------------------------------------------------------------------------------------
+# Debian packages
+
+
+def fetch_package(name: str, cache_dir: Path) -> Path:
+    """Download and unpack one Debian package into `cache_dir/pkgs/NAME`; reuse it if there."""
+    root = cache_dir / "pkgs" / name
+    marker = root / ".unpacked"
+    if marker.exists():
+        return root
+    debs = cache_dir / "debs"
+    debs.mkdir(parents=True, exist_ok=True)
+    deb = _find_deb(debs, name)
+    if deb is None:
+        _apt_download(name, debs)
+        deb = _find_deb(debs, name)
+        if deb is None:
+            raise DataError(f"apt-get download {name} produced no .deb in {debs}")
+    if root.exists():
+        shutil.rmtree(root)
+    root.mkdir(parents=True)
+    _run(["dpkg-deb", "-x", str(deb), str(root)], f"unpacking {deb.name}")
+    marker.touch()
+    return root
+
+
+def _find_deb(debs: Path, name: str) -> Path | None:
+    found = sorted(debs.glob(f"{name}_*.deb"))
+    return found[-1] if found else None
+
+
+def _apt_download(name: str, dest: Path) -> None:
+    if shutil.which("apt-get") is None:
+        raise DataError(f"package {name}: apt-get is not available (Debian/Ubuntu only)")
+    cmd = ["apt-get", "download", "-q", name]
+    result = subprocess.run(cmd, cwd=dest, capture_output=True, text=True)
+    if result.returncode != 0:
+        # Fresh containers ship without package lists; fetch them once and retry.
+        subprocess.run(["apt-get", "update", "-q"], capture_output=True, text=True)
+        result = subprocess.run(cmd, cwd=dest, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise DataError(f"apt-get download {name} failed:\n{result.stderr.strip()}")
+
+
+def _run(cmd: list[str], what: str) -> None:
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise DataError(f"{what} failed ({' '.join(cmd)}):\n{result.stderr.strip()}")
+
+
+def _files(root: Path, pattern: str) -> list[Path]:
+    return sorted(p for p in root.glob(pattern) if p.is_file())
+
+
+def _fillets_speech(root: Path) -> list[RawClip]:
+    # sound/<scene>/nl/<speaker>-<line>.ogg: one scene is one dialogue, so it is the group.
+    clips = []
+    for p in _files(root, "usr/share/games/fillets-ng/sound/*/nl/*.ogg"):
+        scene = p.parent.parent.name
+        clips.append(RawClip(p, "speech", "fillets-nl", scene, "speech"))
+    return clips
+
+
+_TUXPAINT_DESC = re.compile(r"_desc(?:_(?P<lang>[A-Za-z_]+))?$")
+
+
+def _tuxpaint(root: Path) -> list[RawClip]:
+    # <stamp>_desc_<lang>.ogg are spoken descriptions, one reader per language (the group);
+    # <stamp>_desc.ogg and the spoken letters/numbers under symbols/ are English. Other
+    # un-suffixed sounds are the stamps' sound effects (animals, household machines): noise.
+    clips = []
+    base = root / "usr/share/tuxpaint/stamps"
+    for p in sorted(base.rglob("*")):
+        if p.suffix not in (".ogg", ".wav") or not p.is_file():
+            continue
+        m = _TUXPAINT_DESC.search(p.stem)
+        rel = p.relative_to(base)
+        if m:
+            lang = m.group("lang") or "en"
+            clips.append(RawClip(p, "speech", "tuxpaint", lang, "speech"))
+        elif rel.parts[0] == "symbols":
+            clips.append(RawClip(p, "speech", "tuxpaint", "en", "speech"))
+        else:
+            clips.append(RawClip(p, "noise", "tuxpaint-fx", str(rel.with_suffix("")), "effects"))
+    return clips
+
+
+def _qabcs(root: Path) -> list[RawClip]:
+    # abcs/<lang>/sounds/{alpha,words}/*.ogg: one reader per language; abcs/all/noises: effects.
+    base = root / "usr/share/qabcs/abcs"
+    clips = []
+    for p in _files(base, "*/sounds/*/*.ogg"):
+        lang = p.relative_to(base).parts[0]
+        if lang != "all":
+            clips.append(RawClip(p, "speech", "qabcs", lang, "speech"))
+    for p in _files(base, "all/noises/*.ogg"):
+        clips.append(RawClip(p, "noise", "qabcs-noises", p.stem, "effects"))
+    return clips
+
+
+def _pocketsphinx(root: Path) -> list[RawClip]:
+    # LibriVox excerpts (one reader) and the "cards" prompts: each file is its own group.
+    base = root / "usr/share/pocketsphinx/test/data"
+    return [
+        RawClip(p, "speech", "pocketsphinx", f"{p.parent.name}-{p.stem}", "speech")
+        for p in _files(base, "**/*.wav")
+    ]
+
+
+def _alsa(root: Path) -> list[RawClip]:
+    clips = []
+    for p in _files(root, "usr/share/sounds/alsa/*.wav"):
+        if p.stem == "Noise":
+            clips.append(RawClip(p, "noise", "alsa-utils", p.stem, "white"))
+        else:
+            clips.append(RawClip(p, "speech", "alsa-utils", p.stem, "speech"))
+    return clips
+
+
+def _lincity(root: Path) -> list[RawClip]:
+    # sounds/MarketLow1.wav, MarketLow2.wav ... are takes of one scene: strip the digit so
+    # variants of a recording stay in one split.
+    base = root / "usr/share/games/lincity-ng"
+    clips = []
+    for p in _files(base, "sounds/*.wav"):
+        group = re.sub(r"\d+$", "", p.stem)
+        clips.append(RawClip(p, "noise", "lincity-ambient", group, "ambient"))
+    for p in _files(base, "music/**/*.ogg"):
+        clips.append(RawClip(p, "noise", "lincity-music", p.stem, "music"))
+    return clips
+
+
+def _fillets_music(root: Path) -> list[RawClip]:
+    return [
+        RawClip(p, "noise", "fillets-music", p.stem, "music")
+        for p in _files(root, "usr/share/games/fillets-ng/music/*.ogg")
+    ]
+
+
+# Package name -> function listing its clips. The order is the order of preparation.
+PACKAGES: dict[str, Callable[[Path], list[RawClip]]] = {
+    "pocketsphinx-testdata": _pocketsphinx,
+    "alsa-utils": _alsa,
+    "qabcs-data": _qabcs,
+    "fillets-ng-data-nl": _fillets_speech,
+    "tuxpaint-stamps-default": _tuxpaint,
+    "lincity-ng-data": _lincity,
+    "fillets-ng-data": _fillets_music,
+}
+
+# `--quick`: the two smallest packages (about 2 MB of .deb); noise is synthesised.
+QUICK_PACKAGES = ("pocketsphinx-testdata", "alsa-utils")
+
+
+def package_clips(names: Iterable[str], cache_dir: Path) -> list[RawClip]:
+    clips: list[RawClip] = []
+    for name in names:
+        clips.extend(PACKAGES[name](fetch_package(name, cache_dir)))
+    return clips
+
+
+# ---------------------------------------------------------------------------------------------
+# The user's folders
+
+
+def audio_files(folder: Path) -> list[Path]:
+    """WAV/FLAC/OGG files under `folder`, recursively; a clear error if there are none."""
+    if not folder.is_dir():
+        raise DataError(f"{folder}: not a directory")
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
+    if not files:
+        raise DataError(f"{folder}: no {'/'.join(AUDIO_SUFFIXES)} files found")
+    return files
+
+
+def user_group(root: Path, path: Path) -> str:
+    """Split group of a user file.
+
+    Files in sub-folders (LibriSpeech/VCTK style `speaker/...`) are grouped by the first folder;
+    loose files by the name's prefix before the first `_` or `-` (VoiceBank `p226_001.wav`
+    -> `p226`, DNS `clean_fileid_3.wav` -> `clean`, so a flat DNS folder is one group: put
+    speakers in sub-folders to split them).
+    """
+    rel = path.relative_to(root)
+    if len(rel.parts) > 1:
+        return rel.parts[0]
+    return re.split(r"[_\-]", rel.stem, maxsplit=1)[0]
+
+
+def user_clips(folder: Path, kind: str, index: int) -> list[RawClip]:
+    source = f"user-{kind}{index}" if index else f"user-{kind}"
+    category = "speech" if kind == "speech" else "user"
+    return [
+        RawClip(p, kind, source, user_group(folder, p), category) for p in audio_files(folder)
+    ]
+
+
+def paired_clips(folder: Path) -> list[tuple[RawClip, Path]]:
+    """`clean/` + `noisy/` with the same file names: (clean clip, matching noisy file)."""
+    clean_dir, noisy_dir = folder / "clean", folder / "noisy"
+    if not clean_dir.is_dir() or not noisy_dir.is_dir():
+        raise DataError(f"{folder}: a paired folder needs clean/ and noisy/ sub-folders")
+    pairs = []
+    for p in audio_files(clean_dir):
+        rel = p.relative_to(clean_dir)
+        noisy = noisy_dir / rel
+        if not noisy.exists():
+            raise DataError(f"{noisy}: missing (every clean/ file needs a noisy/ twin)")
+        pairs.append((RawClip(p, "speech", "paired", user_group(clean_dir, p), "speech"), noisy))
+    return pairs
+
+
+# ---------------------------------------------------------------------------------------------
+# Synthesised noise. All return float32 at `sr`, normalised to -20 dBFS RMS (mixing rescales).
+
+
+def _normalise(x: np.ndarray, dbfs: float = -20.0) -> np.ndarray:
+    rms = float(np.sqrt(np.mean(np.square(x, dtype=np.float64))))
+    return (x * (10 ** (dbfs / 20) / max(rms, 1e-12))).astype(np.float32)
+
+
+def coloured_noise(n: int, exponent: float, rng: np.random.Generator) -> np.ndarray:
+    """Noise with power spectrum ~ 1/f^exponent: 0 white, 1 pink, 2 brown. DC removed."""
+    spec = np.fft.rfft(rng.standard_normal(n))
+    f = np.arange(spec.size, dtype=np.float64)
+    f[0] = 1.0
+    spec *= f ** (-exponent / 2)
+    spec[0] = 0.0
+    return _normalise(np.fft.irfft(spec, n))
+
+
+def hum(n: int, sr: int, rng: np.random.Generator) -> np.ndarray:
+    """Mains hum: 50 or 60 Hz with decaying random harmonics (transformer/ground-loop buzz)."""
+    f0 = rng.choice([50.0, 60.0]) * rng.uniform(0.995, 1.005)
+    t = np.arange(n) / sr
+    x = np.zeros(n)
+    for k in range(1, int(min(40, (sr / 2) // f0))):
+        amp = rng.uniform(0.3, 1.0) / k ** rng.uniform(0.5, 1.5)
+        x += amp * np.sin(2 * np.pi * k * f0 * t + rng.uniform(0, 2 * np.pi))
+    x += 0.02 * np.std(x) * rng.standard_normal(n)
+    return _normalise(x)
+
+
+def fan(n: int, sr: int, rng: np.random.Generator) -> np.ndarray:
+    """Fan/HVAC: pink-brown broadband, a blade-pass tone with harmonics, slow wobble."""
+    x = coloured_noise(n, rng.uniform(1.0, 2.0), rng).astype(np.float64)
+    t = np.arange(n) / sr
+    blade = rng.uniform(60.0, 300.0)
+    tone = sum(np.sin(2 * np.pi * k * blade * t) / k**1.5 for k in range(1, 5))
+    x += rng.uniform(0.05, 0.4) * tone * np.std(x)
+    wobble = 1.0 + 0.1 * np.sin(2 * np.pi * rng.uniform(0.1, 1.0) * t)
+    return _normalise(x * wobble)
+
+
+# Neutral sentences for TTS babble and optional TTS speech; intelligibility does not matter.
+TTS_TEXTS = (
+    "The quarterly report is due on Friday, so please send me your numbers before noon.",
+    "I think the train was delayed again because of the weather up north.",
+    "Could you pass me the salt and the pepper, and maybe some bread as well?",
+    "We should paint the kitchen a lighter colour before the guests arrive.",
+    "The children played outside in the garden until it was completely dark.",
+    "Turn left at the second traffic light and the museum is on your right.",
+    "She bought three apples, a loaf of bread and a bottle of milk.",
+    "Nobody expected the meeting to last for more than two hours.",
+    "The new bridge will open to traffic at the end of next month.",
+    "Remember to water the plants while I am away on holiday.",
+    "He plays the violin in a small orchestra every Sunday afternoon.",
+    "The weather forecast says it will rain heavily tomorrow morning.",
+    "My sister is studying chemistry at the university in the city.",
+    "Please keep your tickets ready for inspection at the next station.",
+    "The restaurant on the corner serves the best soup in town.",
+    "We watched the boats sail slowly out of the harbour at sunrise.",
+)
+
+ESPEAK_VOICES = (
+    "en-us", "en", "en-gb-x-rp", "en-029", "de", "fr", "es", "it", "nl", "pl", "pt", "sv",
+    "ru", "cs", "da", "fi", "hu", "tr", "el", "ro",
+)  # fmt: skip
+FLITE_VOICES = ("slt", "rms", "awb", "kal16")
+
+
+def tts_voices() -> list[str]:
+    """Available voices as "espeak:<voice>" / "flite:<voice>"; empty if neither is installed."""
+    voices = []
+    if shutil.which("espeak-ng"):
+        voices += [f"espeak:{v}" for v in ESPEAK_VOICES]
+    if shutil.which("flite"):
+        voices += [f"flite:{v}" for v in FLITE_VOICES]
+    return voices
+
+
+def tts(voice: str, text: str, rng: np.random.Generator, sr: int, tmp: Path) -> np.ndarray:
+    """One utterance from espeak-ng or flite, resampled to `sr` float32."""
+    from hushkit.training.datasets import read_audio  # avoid a cycle at import time
+
+    engine, name = voice.split(":", 1)
+    out = tmp / "tts.wav"
+    if engine == "espeak":
+        speed, pitch = int(rng.integers(130, 200)), int(rng.integers(20, 80))
+        cmd = ["espeak-ng", "-v", name, "-s", str(speed), "-p", str(pitch), "-w", str(out), text]
+    else:
+        cmd = ["flite", "-voice", name, "-t", text, "-o", str(out)]
+    _run(cmd, f"TTS voice {voice}")
+    return read_audio(out, sr)[0]
+
+
+def babble(
+    n: int, sr: int, voices: list[str], rng: np.random.Generator, talkers: int = 6
+) -> np.ndarray:
+    """Cafeteria babble: `talkers` TTS voices talking over each other at equal level."""
+    mix = np.zeros(n)
+    with tempfile.TemporaryDirectory() as tmp:
+        for _ in range(talkers):
+            stream: list[np.ndarray] = [np.zeros(int(rng.integers(0, sr)))]
+            while sum(len(s) for s in stream) < n:
+                voice = voices[int(rng.integers(len(voices)))]
+                text = TTS_TEXTS[int(rng.integers(len(TTS_TEXTS)))]
+                stream.append(tts(voice, text, rng, sr, Path(tmp)))
+                stream.append(np.zeros(int(rng.uniform(0.05, 0.4) * sr)))
+            talker = np.concatenate(stream)[:n]
+            mix += talker / max(float(np.std(talker)), 1e-9)
+    return _normalise(mix)
+
+
+# ---------------------------------------------------------------------------------------------
+# Music from MIDI files with fluidsynth
+
+SOUNDFONTS = ("/usr/share/sounds/sf2/FluidR3_GM.sf2", "/usr/share/sounds/sf2/default-GM.sf2")
+MIDI_SEARCH_ROOTS = ("/usr/share",)
+
+
+def find_midi_files(roots: Iterable[Path]) -> list[Path]:
+    found: list[Path] = []
+    for root in roots:
+        if root.is_dir():
+            found += [p for p in root.rglob("*") if p.suffix.lower() in (".mid", ".midi")]
+    return sorted(found)
+
+
+def soundfont() -> Path | None:
+    if shutil.which("fluidsynth") is None:
+        return None
+    return next((Path(p) for p in SOUNDFONTS if Path(p).exists()), None)
+
+
+def render_midi(midi: Path, out_wav: Path, sr: int, font: Path) -> None:
+    _run(
+        ["fluidsynth", "-ni", "-q", "-F", str(out_wav), "-r", str(sr), str(font), str(midi)],
+        f"rendering {midi.name}",
+    )
