@@ -4,11 +4,12 @@ The graph is written so the converter emits only operators of `hushkit.quantize.
 - the feature normalisation is folded into the first Dense: W' = W / std (per input bin),
   b' = b - W' · mean, so no SUB/MUL runs on the features;
 - the GRU has one Dense per gate and operand (input x, state h) instead of the fused
-  3*hidden matrices, so no SPLIT or STRIDED_SLICE is needed; the two biases of the r and z
-  gates are summed into the x-side Dense, the h-side Dense of those gates has none;
-- the state passes through a fixed-range fake-quant on the way in and on the way out, so
-  `state_in` and `state_out` get the same int8 scale and zero point (1/128, 0: the tanh
-  output grid) and the firmware copies the bytes back without requantizing.
+  3*hidden matrices, so no SPLIT or STRIDED_SLICE is needed; every Dense keeps its PyTorch
+  bias (a bias-less MatMul would convert to FULLY_CONNECTED + RESHAPE);
+- the new state passes through a fixed-range fake-quant, so `state_out` gets the int8 grid
+  STATE_MIN..STATE_MAX (scale 1/128, zero point 0: the tanh output grid). The converter
+  calibrates `state_in` from data; `hushkit.quantize.convert` then moves it onto the same grid
+  so the firmware copies the state bytes back without requantizing.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ STATE_MIN = -1.0
 STATE_MAX = 127.0 / 128.0
 
 
-def gru_weights(model) -> dict[str, tuple[np.ndarray, np.ndarray | None]]:
+def mirror_weights(model) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Per-layer (kernel [in, out], bias) of the mirror, from a MaskNet, in float32."""
     sd = {k: v.detach().cpu().double().numpy() for k, v in model.state_dict().items()}
     hidden = model.args.hidden
@@ -40,18 +41,15 @@ def gru_weights(model) -> dict[str, tuple[np.ndarray, np.ndarray | None]]:
     bh = [gate("gru.bias_hh_l0", g) for g in range(3)]
     layers = {
         "fc_in": (w_fold.T, b_fold),
-        "gru_xr": (wx[0], bx[0] + bh[0]),
-        "gru_hr": (wh[0], None),
-        "gru_xz": (wx[1], bx[1] + bh[1]),
-        "gru_hz": (wh[1], None),
+        "gru_xr": (wx[0], bx[0]),
+        "gru_hr": (wh[0], bh[0]),
+        "gru_xz": (wx[1], bx[1]),
+        "gru_hz": (wh[1], bh[1]),
         "gru_xn": (wx[2], bx[2]),
-        "gru_hn": (wh[2], bh[2]),  # stays on the h side: it is scaled by r
+        "gru_hn": (wh[2], bh[2]),
         "fc_out": (sd["fc_out.weight"].T, sd["fc_out.bias"]),
     }
-    return {
-        k: (w.astype(np.float32), None if b is None else b.astype(np.float32))
-        for k, (w, b) in layers.items()
-    }
+    return {k: (w.astype(np.float32), b.astype(np.float32)) for k, (w, b) in layers.items()}
 
 
 def build(model):
@@ -68,16 +66,15 @@ def build(model):
             )
 
     n_bins, hidden = model.args.dsp_config.n_bins, model.args.hidden
-    weights = gru_weights(model)
+    weights = mirror_weights(model)
     L = keras.layers
 
     def dense(name: str, units: int):
-        _, b = weights[name]
-        return L.Dense(units, use_bias=b is not None, name=name)
+        return L.Dense(units, name=name)
 
     features = keras.Input(shape=(n_bins,), batch_size=1, name="features")
     state_in = keras.Input(shape=(hidden,), batch_size=1, name="state_in")
-    h = FixedRange(name="state_in_range")(state_in)
+    h = state_in
     x = L.Activation("tanh", name="fc_in_tanh")(dense("fc_in", hidden)(features))
     r = L.Activation("sigmoid", name="gru_r")(
         L.Add(name="gru_r_sum")([dense("gru_xr", hidden)(x), dense("gru_hr", hidden)(h)])
@@ -99,5 +96,5 @@ def build(model):
         name="hushkit_masknet_step",
     )
     for name, (w, b) in weights.items():
-        mirror.get_layer(name).set_weights([w] if b is None else [w, b])
+        mirror.get_layer(name).set_weights([w, b])
     return mirror

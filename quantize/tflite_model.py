@@ -173,12 +173,54 @@ class _AlignedBufferT(schema.BufferT):
         return schema.BufferEnd(builder)
 
 
+def _regrid_input(model: schema.ModelT, index: int, scale: float, zero_point: int) -> None:
+    """Give graph input `index` a new int8 grid and keep every consumer's result unchanged.
+
+    Elementwise kernels derive their rescaling from the tensor scales at prepare time, so
+    only FULLY_CONNECTED needs work: its int32 bias is stored at input_scale * weight_scale
+    and is requantized to the new input scale.
+    """
+    graph = model.subgraphs[0]
+    tensor = graph.tensors[index]
+    old_scale, old_zp = float(tensor.quantization.scale[0]), int(tensor.quantization.zeroPoint[0])
+    if (old_scale, old_zp) == (scale, zero_point):
+        return
+    codes = model.operatorCodes
+    for op in graph.operators:
+        if index not in list(op.inputs):
+            continue
+        name = _op_name(codes[op.opcodeIndex])
+        if name in ("ADD", "SUB", "MUL"):
+            continue
+        if name != "FULLY_CONNECTED" or list(op.inputs).index(index) != 0:
+            raise ValueError(f"cannot move the grid of tensor {index}: it feeds {name}")
+        if len(op.inputs) < 3 or op.inputs[2] < 0:
+            continue
+        bias = graph.tensors[op.inputs[2]]
+        buf = model.buffers[bias.buffer]
+        values = np.frombuffer(np.asarray(buf.data, np.uint8).tobytes(), dtype="<i4")
+        rescaled = np.rint(values.astype(np.float64) * (old_scale / scale))
+        rescaled = np.clip(rescaled, -(2**31), 2**31 - 1).astype("<i4")
+        buf.data = np.frombuffer(rescaled.tobytes(), dtype=np.uint8).copy()
+        bias.quantization.scale = [float(s) * scale / old_scale for s in bias.quantization.scale]
+    tensor.quantization.scale = [float(scale)]
+    tensor.quantization.zeroPoint = [int(zero_point)]
+
+
 def rewrite(
-    data: bytes, io_names: Mapping[int, str], metadata: Mapping[str, bytes] | None = None
+    data: bytes,
+    io_names: Mapping[int, str],
+    metadata: Mapping[str, bytes] | None = None,
+    input_grids: Mapping[int, tuple[float, int]] | None = None,
 ) -> bytes:
-    """Rename tensors (index -> new name), add/replace metadata entries, re-serialise."""
+    """Rename tensors (index -> new name), move inputs onto given (scale, zero point) grids,
+    add/replace metadata entries, and re-serialise with aligned buffers."""
     model = unpack(data)
     graph = model.subgraphs[0]
+    for index, (scale, zero_point) in (input_grids or {}).items():
+        if index not in list(graph.inputs):
+            raise ValueError(f"tensor {index} is not a graph input")
+        _regrid_input(model, index, scale, zero_point)
     for index, name in io_names.items():
         graph.tensors[index].name = name
     for name, payload in (metadata or {}).items():
