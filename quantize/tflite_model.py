@@ -146,7 +146,9 @@ def describe(data: bytes) -> ModelInfo:
     metadata = {}
     for m in model.metadata or []:
         buf = model.buffers[m.buffer] if 0 <= m.buffer < len(model.buffers) else None
-        metadata[_decode(m.name)] = bytes(buf.data) if buf is not None and buf.data is not None else b""
+        metadata[_decode(m.name)] = (
+            bytes(buf.data) if buf is not None and buf.data is not None else b""
+        )
     return ModelInfo(
         tensors=tuple(tensors),
         operators=tuple(ops),
@@ -166,7 +168,7 @@ class _AlignedBufferT(schema.BufferT):
             builder.StartVector(1, len(payload), BUFFER_ALIGN)
             builder.head -= len(payload)
             builder.Bytes[builder.head : builder.head + len(payload)] = payload
-            data_off = builder.EndVector(len(payload))
+            data_off = builder.EndVector()
         schema.BufferStart(builder)
         if data_off is not None:
             schema.BufferAddData(builder, data_off)

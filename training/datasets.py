@@ -111,6 +111,8 @@ def write_wav(path: Path, x: np.ndarray, sample_rate: int = SAMPLE_RATE) -> None
 
 
 def rms_dbfs(x: np.ndarray) -> float:
+    if len(x) == 0:
+        return -120.0
     return float(10 * np.log10(np.mean(np.asarray(x, np.float64) ** 2) + 1e-12))
 
 

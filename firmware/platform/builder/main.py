@@ -85,11 +85,12 @@ def objects(build_env, sources, subdir, root):
 
 
 cpu_flags = option("custom_cpu_flags", "").split()
-hal_board = option("custom_hal")
+hal_parts = option("custom_hal", "").split()
+board_name = option("custom_board")
 ldscript = option("custom_ldscript")
 app = option("custom_app", "main")
-if not cpu_flags or not hal_board or not ldscript:
-    fail("environment needs custom_cpu_flags, custom_hal and custom_ldscript")
+if not cpu_flags or not hal_parts or not board_name or not ldscript:
+    fail("environment needs custom_cpu_flags, custom_hal, custom_board and custom_ldscript")
 if app not in ("main", "selftest"):
     fail("custom_app must be 'main' or 'selftest', not %r" % app)
 
@@ -120,6 +121,9 @@ env.Replace(
     + [
         "-nostartfiles",
         "--specs=nano.specs",
+        # The board script INCLUDEs hal/cortex_m/sections.ld.
+        "-L",
+        os.path.join(FIRMWARE_DIR, "hal", "cortex_m"),
         "-T",
         os.path.join(FIRMWARE_DIR, ldscript),
         "-Wl,--gc-sections",
@@ -134,15 +138,17 @@ if env.WhereIs(env["CC"]) is None:
         "(apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi)" % env["CC"]
     )
 
-hal_dirs = [
-    os.path.join(FIRMWARE_DIR, "hal", "include"),
-    os.path.join(FIRMWARE_DIR, "hal", "cortex_m"),
-    os.path.join(FIRMWARE_DIR, "hal", hal_board),
-]
+hal_include = os.path.join(FIRMWARE_DIR, "hal", "include")
+hal_dirs = [os.path.join(FIRMWARE_DIR, "hal", part) for part in ["cortex_m"] + hal_parts]
 project_env = env.Clone()
-project_env.Append(CCFLAGS=STRICT_WARNINGS, CPPPATH=hal_dirs)
+project_env.Append(
+    CCFLAGS=STRICT_WARNINGS,
+    CPPPATH=[hal_include] + hal_dirs,
+    CPPDEFINES=[("HAL_BOARD_NAME", '\\"%s\\"' % board_name)],
+)
 
-sources = objects(project_env, c_sources(hal_dirs[1]) + c_sources(hal_dirs[2]), "hal", FIRMWARE_DIR)
+hal_sources = [src for d in hal_dirs for src in c_sources(d)]
+sources = objects(project_env, hal_sources, "hal", FIRMWARE_DIR)
 
 if app == "selftest":
     sources += objects(
@@ -187,7 +193,10 @@ else:
     sources += objects(cmsis_env, cmsis_paths, "cmsis", CMSIS_DSP)
 
 elf = env.Program(os.path.join(BUILD_DIR, "firmware"), sources)
-env.Depends(elf, os.path.join(FIRMWARE_DIR, ldscript))
+env.Depends(
+    elf,
+    [os.path.join(FIRMWARE_DIR, ldscript), os.path.join(FIRMWARE_DIR, "hal", "cortex_m", "sections.ld")],
+)
 
 env.Append(BUILDERS={"ElfToBin": Builder(action="$OBJCOPY -O binary $SOURCE $TARGET", suffix=".bin")})
 binary = env.ElfToBin(os.path.join(BUILD_DIR, "firmware"), elf)

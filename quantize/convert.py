@@ -1,0 +1,216 @@
+"""`hushkit quantize`: checkpoint -> fully-int8 one-hop TFLite model + parity report.
+
+    hushkit quantize runs/default/best.pt --out build/model [--calib-dir data]
+
+Path: Keras mirror of `MaskNet.step` (keras_mirror.py) -> frozen concrete function ->
+TFLiteConverter (full-integer post-training quantization, calibrated on the float model's real
+streaming state, calibrate.py) -> flatbuffer post-processing (tflite_model.py): I/O tensors
+named `features`, `state_in`, `mask`, `state_out`; `state_in` moved onto `state_out`'s int8 grid
+so the state is copied back as bytes; a `hushkit` metadata entry with the DSP configuration,
+the model arguments and the checkpoint's sha256. Every tensor type and every operator is
+checked before the file is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from hushkit.quantize import opset, tflite_model
+
+METADATA_NAME = "hushkit"
+GENERATOR = "hushkit quantize"
+IO_NAMES = ("features", "state_in", "mask", "state_out")
+
+
+class QuantizationError(ValueError):
+    """The converted model is not what the firmware can run."""
+
+
+@dataclasses.dataclass
+class Converted:
+    tflite: bytes
+    info: tflite_model.ModelInfo
+    seconds: float
+
+
+def _frozen_step_function(mirror, n_bins: int, hidden: int):
+    import tensorflow as tf
+    from tensorflow.python.framework.convert_to_constants import (
+        convert_variables_to_constants_v2,
+    )
+
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([1, n_bins], tf.float32, name="features"),
+            tf.TensorSpec([1, hidden], tf.float32, name="state_in"),
+        ]
+    )
+    def step(features, state_in):
+        return mirror({"features": features, "state_in": state_in})
+
+    # Weights become constants: the calibrator cannot read resource variables.
+    return convert_variables_to_constants_v2(step.get_concrete_function())
+
+
+def convert_model(model, pairs: Sequence[tuple[np.ndarray, np.ndarray]]) -> bytes:
+    """Raw converter output for a MaskNet (no renaming, no metadata)."""
+    import tensorflow as tf
+
+    from hushkit.quantize import calibrate, keras_mirror
+
+    tf.keras.utils.set_random_seed(0)
+    cfg = model.args.dsp_config
+    mirror = keras_mirror.build(model)
+    converter = tf.lite.TFLiteConverter.from_concrete_functions(
+        [_frozen_step_function(mirror, cfg.n_bins, model.args.hidden)]
+    )
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = lambda: calibrate.representative_dataset(pairs)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.int8
+    converter.inference_output_type = tf.int8
+    return converter.convert()
+
+
+def check_types(info: tflite_model.ModelInfo) -> None:
+    """Weights int8, biases int32 (and int32 shape constants), every activation int8."""
+    bad = []
+    for t in info.tensors:
+        if t.is_constant:
+            ok = t.dtype in ("INT8", "INT32")
+        else:
+            ok = t.dtype == "INT8" and t.scale is not None
+        if not ok:
+            bad.append(f"{t.name} ({t.dtype})")
+    if bad:
+        raise QuantizationError(f"not a fully int8 model; offending tensors: {', '.join(bad)}")
+
+
+def _io_indices(info: tflite_model.ModelInfo) -> dict[str, int]:
+    """Tensor index of each I/O name. Inputs come in the step function's argument order; of
+    the outputs, the mask is the one a LOGISTIC produces (the state comes from an ADD)."""
+    if len(info.inputs) != 2 or len(info.outputs) != 2:
+        raise QuantizationError(
+            f"expected 2 inputs and 2 outputs, got {info.inputs}, {info.outputs}"
+        )
+    producer = {o: op.op for op in info.operators for o in op.outputs}
+    mask = [i for i in info.outputs if producer.get(i) == "LOGISTIC"]
+    state = [i for i in info.outputs if producer.get(i) != "LOGISTIC"]
+    if len(mask) != 1 or len(state) != 1:
+        raise QuantizationError("cannot tell the mask output from the state output")
+    features, state_in = info.inputs
+    if "features" not in info.tensors[features].name or "state" not in info.tensors[state_in].name:
+        raise QuantizationError("converter reordered the inputs")
+    return {"features": features, "state_in": state_in, "mask": mask[0], "state_out": state[0]}
+
+
+def finalize(raw: bytes, metadata: dict) -> bytes:
+    """Name the I/O tensors, share the state grid, add metadata, check types and operators."""
+    info = tflite_model.describe(raw)
+    opset.check_ops(info.ops, "converted model")
+    check_types(info)
+    io = _io_indices(info)
+    state_out = info.tensors[io["state_out"]]
+    data = tflite_model.rewrite(
+        raw,
+        io_names={index: name for name, index in io.items()},
+        metadata={METADATA_NAME: json.dumps(metadata, sort_keys=True).encode()},
+        input_grids={io["state_in"]: (state_out.scale, state_out.zero_point)},
+    )
+    final = tflite_model.describe(data)
+    a, b = final.io_tensor("state_in"), final.io_tensor("state_out")
+    if (a.scale, a.zero_point) != (b.scale, b.zero_point):
+        raise QuantizationError("state_in and state_out ended up on different int8 grids")
+    return data
+
+
+def quantize_checkpoint(
+    checkpoint: str | Path,
+    calib_dir: str | Path,
+    n_hops: int | None = None,
+) -> Converted:
+    """Checkpoint -> finished .tflite bytes (post-training quantization)."""
+    from hushkit.quantize import calibrate
+    from hushkit.training.checkpoint import load_model
+
+    t0 = time.perf_counter()
+    ckpt_bytes = Path(checkpoint).read_bytes()
+    model = load_model(checkpoint)
+    clips = calibrate.load_clips(calib_dir)
+    pairs = calibrate.streaming_pairs(model, clips, n_hops or calibrate.DEFAULT_HOPS)
+    raw = convert_model(model, pairs)
+    metadata = {
+        "dsp": model.args.dsp_config.to_dict(),
+        "model_args": dataclasses.asdict(model.args),
+        "checkpoint_sha256": hashlib.sha256(ckpt_bytes).hexdigest(),
+        "generator": GENERATOR,
+        "calibration_hops": len(pairs),
+    }
+    data = finalize(raw, metadata)
+    return Converted(data, tflite_model.describe(data), time.perf_counter() - t0)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "quantize",
+        help="convert a checkpoint to a fully-int8 one-hop TFLite model and report parity",
+        description=(
+            "Convert a float checkpoint to DIR/model.tflite (int8 weights, activations and I/O; "
+            "int32 biases; one hop per invocation, GRU state as explicit input/output), then "
+            "compare float, int8 LiteRT and int8 TFLite Micro on held-out mixtures "
+            "(DIR/parity.json, DIR/parity.md)."
+        ),
+    )
+    p.add_argument("checkpoint", help="float checkpoint (.pt) from `hushkit train`")
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument(
+        "--calib-dir",
+        default="data",
+        help="calibration audio: a `hushkit data` directory, or a folder of WAVs (default: data)",
+    )
+    p.add_argument(
+        "--eval-dir",
+        help="held-out clean/ + noisy/ set for the parity report (default: CALIB_DIR/valset)",
+    )
+    p.add_argument("--eval-clips", type=int, default=8, help="clips scored in the parity report")
+    p.add_argument("--no-parity", action="store_true", help="skip the parity report")
+    p.set_defaults(func=_cli)
+
+
+def _cli(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    try:
+        result = quantize_checkpoint(args.checkpoint, args.calib_dir)
+    except (ValueError, FileNotFoundError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    out.mkdir(parents=True, exist_ok=True)
+    model_path = out / "model.tflite"
+    model_path.write_bytes(result.tflite)
+    print(
+        f"wrote {model_path}: {len(result.tflite)} bytes, ops {', '.join(result.info.ops)}, "
+        f"converted in {result.seconds:.1f} s",
+        file=sys.stderr,
+    )
+    if args.no_parity:
+        return 0
+    from hushkit.quantize import parity
+
+    eval_dir = Path(args.eval_dir) if args.eval_dir else Path(args.calib_dir) / "valset"
+    try:
+        report = parity.run(args.checkpoint, model_path, eval_dir, max_clips=args.eval_clips)
+    except (ValueError, FileNotFoundError, RuntimeError) as exc:
+        print(f"error: parity report: {exc}", file=sys.stderr)
+        return 2
+    parity.save(report, out)
+    print(parity.to_markdown(report))
+    return 0 if report["passed"] else 1

@@ -1,0 +1,276 @@
+"""`hushkit export`: int8 .tflite -> C array + config header compiled into the firmware.
+
+    hushkit export build/model/model.tflite --out build/model_export [--expect-dsp default]
+
+Writes, into DIR:
+    model_data.h / model_data.c   the exact model bytes as an `alignas(16)` const array + length
+    hush_model_config.h           DSP framing (from hushkit.training.dsp, checked against the
+                                  model's metadata), I/O tensor names, shapes and quantization,
+                                  operator list, arena estimate, model sha256
+
+Generated files name their generator and the model's sha256, never a time, so the same model
+always gives the same bytes. The model is checked first: a TFLite flatbuffer, fully int8,
+only operators of `hushkit.quantize.opset`, a DSP configuration the firmware supports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+from hushkit.quantize import opset, tflite_model
+from hushkit.training import dsp
+
+GENERATOR = "hushkit export"
+BYTES_PER_LINE = 12
+ARENA_ALIGN = 16  # bytes; the firmware planner aligns every tensor like TFLite Micro does
+# Beyond the activations the engine keeps, per FULLY_CONNECTED output channel, a requantization
+# multiplier and shift (2 x int32), and a fixed amount of per-op bookkeeping; the margin
+# covers what this estimate does not model. The firmware measures its real use at init.
+PER_CHANNEL_BYTES = 8
+ARENA_MARGIN_BYTES = 1024
+# DSP framings the firmware's pipeline is built for (CMSIS rfft size-specific inits).
+FIRMWARE_DSP = ("default", "lowlatency")
+IO_NAMES = ("features", "state_in", "mask", "state_out")
+
+
+class ExportError(ValueError):
+    """The model cannot run on the firmware; the message says why."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Checked:
+    data: bytes
+    sha256: str
+    info: tflite_model.ModelInfo
+    dsp: dsp.DSPConfig
+    metadata: dict
+    arena_bytes: int
+    activation_bytes: int
+
+
+def plan_activations(info: tflite_model.ModelInfo) -> int:
+    """Peak bytes of a greedy first-fit arena plan of every non-constant tensor.
+
+    Lifetime of a tensor: from the operator that writes it (graph inputs: before the first)
+    to the last operator that reads it (graph outputs: to the end). Largest tensors are
+    placed first, each at the lowest 16-byte-aligned offset that overlaps no placed tensor
+    alive at the same time (TFLite Micro's GreedyMemoryPlanner works the same way).
+    """
+    n_ops = len(info.operators)
+    first: dict[int, int] = {i: -1 for i in info.inputs}
+    last: dict[int, int] = {i: n_ops for i in info.outputs}
+    for k, op in enumerate(info.operators):
+        for i in op.outputs:
+            first.setdefault(i, k)
+        for i in op.inputs:
+            if i >= 0 and not info.tensors[i].is_constant:
+                last[i] = max(last.get(i, k), k)
+    live = [i for i in first if not info.tensors[i].is_constant]
+    live.sort(key=lambda i: (-info.tensors[i].nbytes, i))
+    placed: list[tuple[int, int, int, int]] = []  # offset, end, first op, last op
+    peak = 0
+    for i in live:
+        size = -(-info.tensors[i].nbytes // ARENA_ALIGN) * ARENA_ALIGN
+        start, end = first[i], last.get(i, first[i])
+        clashes = sorted((o, e) for o, e, s, t in placed if not (t < start or end < s))
+        offset = 0
+        for o, e in clashes:
+            if offset + size <= o:
+                break
+            offset = max(offset, e)
+        placed.append((offset, offset + size, start, end))
+        peak = max(peak, offset + size)
+    return peak
+
+
+def check_model(data: bytes, expect_dsp: str | None = None) -> Checked:
+    """Everything the firmware needs to hold; ExportError/TFLiteFormatError otherwise."""
+    info = tflite_model.describe(data)
+    opset.check_ops(info.ops, "model")
+    floats = [t.name for t in info.tensors if t.dtype == "FLOAT32"]
+    if floats:
+        raise ExportError(
+            f"not an int8 model: {len(floats)} float32 tensor(s), e.g. {floats[0]!r}; "
+            "make it with `hushkit quantize`"
+        )
+    for t in info.tensors:
+        want = ("INT8", "INT32") if t.is_constant else ("INT8",)
+        if t.dtype not in want or (not t.is_constant and t.scale is None):
+            raise ExportError(f"tensor {t.name!r} is {t.dtype}; the firmware engine is int8 only")
+    if "hushkit" not in info.metadata:
+        raise ExportError("model has no 'hushkit' metadata: make it with `hushkit quantize`")
+    metadata = json.loads(info.metadata["hushkit"])
+    cfg = _firmware_dsp(metadata.get("dsp", {}))
+    if expect_dsp is not None and dsp.get(expect_dsp) != cfg:
+        raise ExportError(f"model is built for DSP {cfg.name!r}, expected {expect_dsp!r}")
+    io = {w: info.io_tensor(w) for w in IO_NAMES}
+    if io["features"].shape != (1, cfg.n_bins) or io["mask"].shape != (1, cfg.n_bins):
+        raise ExportError(f"features/mask must be [1, {cfg.n_bins}] for DSP {cfg.name!r}")
+    if io["state_in"].shape != io["state_out"].shape:
+        raise ExportError("state_in and state_out shapes differ")
+    s_in, s_out = io["state_in"], io["state_out"]
+    if (s_in.scale, s_in.zero_point) != (s_out.scale, s_out.zero_point):
+        raise ExportError("state_in and state_out are on different int8 grids")
+    activations = plan_activations(info)
+    channels = sum(
+        info.tensors[op.outputs[0]].shape[-1] for op in info.operators if op.op == "FULLY_CONNECTED"
+    )
+    arena = activations + PER_CHANNEL_BYTES * channels + ARENA_MARGIN_BYTES
+    arena = -(-arena // ARENA_ALIGN) * ARENA_ALIGN
+    return Checked(data, hashlib.sha256(data).hexdigest(), info, cfg, metadata, arena, activations)
+
+
+def _firmware_dsp(stored: dict) -> dsp.DSPConfig:
+    try:
+        cfg = dsp.get(stored)
+    except (TypeError, ValueError) as exc:
+        raise ExportError(f"model metadata has no usable DSP configuration: {exc}") from None
+    supported = [dsp.get(n) for n in FIRMWARE_DSP]
+    if cfg not in supported:
+        raise ExportError(
+            f"model's DSP configuration (n_fft {cfg.n_fft}, hop {cfg.hop} at {cfg.sample_rate} "
+            f"Hz) is not one the firmware supports: "
+            + ", ".join(f"{c.name} (n_fft {c.n_fft} at {c.sample_rate} Hz)" for c in supported)
+        )
+    return next(c for c in supported if c == cfg)
+
+
+def _banner(model: Checked, source_name: str) -> str:
+    return (
+        f"/* Generated by {GENERATOR} from {source_name}\n"
+        f" * model sha256 {model.sha256}\n"
+        " * Do not edit: re-run `hushkit export` instead. */\n"
+    )
+
+
+def model_data_h(model: Checked, source_name: str) -> str:
+    return (
+        _banner(model, source_name)
+        + "#ifndef HUSH_MODEL_DATA_H\n#define HUSH_MODEL_DATA_H\n\n#include <stdint.h>\n\n"
+        "/* The int8 TFLite flatbuffer, 16-byte aligned so weights and int32 biases are read\n"
+        " * in place. */\n"
+        "extern const uint8_t hush_model_data[];\nextern const uint32_t hush_model_data_len;\n\n"
+        "#endif /* HUSH_MODEL_DATA_H */\n"
+    )
+
+
+def model_data_c(model: Checked, source_name: str) -> str:
+    data = model.data
+    rows = []
+    for i in range(0, len(data), BYTES_PER_LINE):
+        rows.append("    " + ", ".join(f"0x{b:02x}" for b in data[i : i + BYTES_PER_LINE]) + ",")
+    return (
+        _banner(model, source_name)
+        + '#include "model_data.h"\n\n#include <stdalign.h>\n\n'
+        + "alignas(16) const uint8_t hush_model_data[] = {\n"
+        + "\n".join(rows)
+        + "\n};\n\n"
+        + f"const uint32_t hush_model_data_len = {len(data)}u;\n"
+    )
+
+
+def _c_float(x: float) -> str:
+    return f"{x:.9g}f"  # 9 significant digits: the float32 value round-trips exactly
+
+
+def config_h(model: Checked, source_name: str) -> str:
+    cfg, info = model.dsp, model.info
+    io = {w: info.io_tensor(w) for w in IO_NAMES}
+    lines = [
+        _banner(model, source_name).rstrip("\n"),
+        "#ifndef HUSH_MODEL_CONFIG_H",
+        "#define HUSH_MODEL_CONFIG_H",
+        "",
+        f"/* DSP framing '{cfg.name}' (hushkit.training.dsp): sqrt-Hann window, 50 % overlap. */",
+        f'#define HUSH_DSP_NAME "{cfg.name}"',
+        f"#define HUSH_SAMPLE_RATE {cfg.sample_rate}",
+        f"#define HUSH_N_FFT {cfg.n_fft} /* {cfg.latency_ms:g} ms window */",
+        f"#define HUSH_HOP {cfg.hop} /* {cfg.hop_ms:g} ms: one model invocation per hop */",
+        f"#define HUSH_N_BINS {cfg.n_bins}",
+        f"#define HUSH_OUTPUT_DELAY {cfg.output_delay} /* samples the output lags the input */",
+        f"#define HUSH_LOG_POWER_EPS {dsp.LOG_POWER_EPS:g}f /* added to |X|^2 before ln */",
+        f"#define HUSH_STATE_SIZE {io['state_in'].shape[-1]}",
+        "",
+        f'#define HUSH_MODEL_SHA256 "{model.sha256}"',
+        f"#define HUSH_MODEL_BYTES {len(model.data)}",
+        "/* Estimate: greedy plan of the int8 activations "
+        f"({model.activation_bytes} bytes) + requantization",
+        " * data + margin. The engine measures its real use at init and fails if it is larger. */",
+        f"#define HUSH_ARENA_BYTES {model.arena_bytes}",
+        "",
+        "/* I/O tensors, found by name: real = scale * (q - zero_point). */",
+    ]
+    for word in IO_NAMES:
+        t = io[word]
+        macro = word.upper()
+        lines += [
+            f'#define HUSH_{macro}_NAME "{t.name}"',
+            f"#define HUSH_{macro}_LEN {t.shape[-1]}",
+            f"#define HUSH_{macro}_SCALE {_c_float(t.scale)}",
+            f"#define HUSH_{macro}_ZERO_POINT ({t.zero_point})",
+        ]
+    lines += [
+        "",
+        f"/* Operators ({len(info.operators)} in execution order use these builtins). */",
+        f'#define HUSH_MODEL_OPS "{",".join(info.ops)}"',
+        f"#define HUSH_MODEL_N_OPERATORS {len(info.operators)}",
+        "",
+        "#endif /* HUSH_MODEL_CONFIG_H */",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def export(model_path: str | Path, out_dir: str | Path, expect_dsp: str | None = None) -> Checked:
+    """Check the model and write the three firmware files into out_dir."""
+    path = Path(model_path)
+    if not path.exists():
+        raise FileNotFoundError(f"model not found: {path}")
+    model = check_model(path.read_bytes(), expect_dsp)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, text in (
+        ("model_data.h", model_data_h(model, path.name)),
+        ("model_data.c", model_data_c(model, path.name)),
+        ("hush_model_config.h", config_h(model, path.name)),
+    ):
+        (out / name).write_text(text, newline="\n")
+    return model
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "export",
+        help="write the int8 model as a C array + config header for the firmware",
+        description=(
+            "Check an int8 .tflite (operators, types, DSP configuration) and write "
+            "DIR/model_data.{c,h} and DIR/hush_model_config.h for `hushkit build --model-dir`."
+        ),
+    )
+    p.add_argument("model", help="int8 .tflite from `hushkit quantize`")
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument(
+        "--expect-dsp",
+        choices=FIRMWARE_DSP,
+        help="refuse a model built for another DSP configuration",
+    )
+    p.set_defaults(func=_cli)
+
+
+def _cli(args: argparse.Namespace) -> int:
+    try:
+        model = export(args.model, args.out, args.expect_dsp)
+    except (ValueError, FileNotFoundError) as exc:  # ExportError, TFLiteFormatError, op errors
+        print(f"error: {args.model}: {exc}", file=sys.stderr)
+        return 2
+    print(
+        f"wrote {args.out}: model {len(model.data)} bytes (sha256 {model.sha256[:12]}), "
+        f"DSP {model.dsp.name}, state {model.info.io_tensor('state_in').shape[-1]}, "
+        f"arena estimate {model.arena_bytes} bytes ({model.activation_bytes} activations)"
+    )
+    return 0

@@ -1,0 +1,291 @@
+"""int8 conversion: types, operator set, determinism, host streaming, float-vs-int8 parity.
+
+The fixture model is trained here for a few hundred steps on espeak-ng speech in synthetic
+noise, so the tests do not depend on a released checkpoint or a prepared data directory.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("tensorflow")
+pytest.importorskip("tflite_micro")
+
+from hushkit.quantize import convert, host_int8, opset, tflite_model  # noqa: E402
+from hushkit.training import checkpoint, dsp  # noqa: E402
+from hushkit.training.model import STFT, MaskNet, ModelArgs, log_power  # noqa: E402
+
+SR = dsp.SAMPLE_RATE
+SENTENCES = (
+    ("en", "The quick brown fox jumps over the lazy dog near the bank of the river."),
+    ("en-us", "Please call Stella and ask her to bring these things with her from the store."),
+    ("en+f3", "Six spoons of fresh snow peas, five thick slabs of blue cheese, and maybe a snack."),
+    ("en-us+m3", "We also need a small plastic snake and a big toy frog for the kids."),
+    ("en+f2", "She can scoop these things into three red bags, and we will go meet her."),
+    ("en-gb", "Wednesday at the train station, the brown bear was seen eating honey."),
+)
+
+
+def speech_clips() -> list[np.ndarray]:
+    """espeak-ng sentences at 16 kHz, -20 dBFS RMS."""
+    from scipy.signal import resample_poly
+
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed")
+    import soundfile as sf
+
+    clips = []
+    for i, (voice, text) in enumerate(SENTENCES):
+        out = subprocess.run(
+            ["espeak-ng", "-v", voice, "-s", str(150 + 10 * i), "--stdout", text],
+            check=True,
+            capture_output=True,
+        ).stdout
+        x, rate = sf.read(io.BytesIO(out), dtype="float32")
+        x = resample_poly(x, SR, rate).astype(np.float32)
+        clips.append(x * (0.1 / np.sqrt(np.mean(x**2))))
+    return clips
+
+
+def noise(n: int, rng: np.random.Generator) -> np.ndarray:
+    """Pink noise plus mains hum with harmonics: stationary enough for a tiny model to learn."""
+    spec = np.fft.rfft(rng.standard_normal(n))
+    f = np.fft.rfftfreq(n, 1 / SR)
+    pink = np.fft.irfft(spec / np.sqrt(np.maximum(f, 20.0)), n)
+    t = np.arange(n) / SR
+    f0 = rng.uniform(50, 120)
+    hum = sum(np.sin(2 * np.pi * k * f0 * t + rng.uniform(0, 6)) / k for k in range(1, 6))
+    x = pink / np.std(pink) + 0.3 * hum / np.std(hum)
+    return (x / np.std(x)).astype(np.float32)
+
+
+def mix(clean: np.ndarray, rng: np.random.Generator, snr_db: float) -> np.ndarray:
+    n = noise(len(clean), rng) * np.sqrt(np.mean(clean**2)) * 10 ** (-snr_db / 20)
+    return (clean + n).astype(np.float32)
+
+
+def write_pairs(folder: Path, clips: list[np.ndarray], seed: int) -> Path:
+    import soundfile as sf
+
+    rng = np.random.default_rng(seed)
+    for kind in ("clean", "noisy"):
+        (folder / kind).mkdir(parents=True, exist_ok=True)
+    for i, clean in enumerate(clips):
+        sf.write(folder / "clean" / f"c{i}.wav", clean, SR, subtype="FLOAT")
+        noisy = mix(clean, rng, rng.uniform(0, 10))
+        sf.write(folder / "noisy" / f"c{i}.wav", noisy, SR, subtype="FLOAT")
+    return folder
+
+
+def train_tiny(clips: list[np.ndarray], steps: int, hidden: int = 32, seed: int = 0) -> MaskNet:
+    """A few hundred Adam steps of compressed-magnitude MSE on random 1 s mixtures."""
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    model = MaskNet(ModelArgs(hidden=hidden))
+    stft = STFT(model.args.dsp_config)
+    seg = SR
+
+    def batch(size: int) -> tuple[torch.Tensor, torch.Tensor]:
+        clean, noisy = [], []
+        for _ in range(size):
+            c = clips[int(rng.integers(len(clips)))]
+            start = int(rng.integers(0, len(c) - seg))
+            c = c[start : start + seg] * rng.uniform(0.3, 2.0)
+            clean.append(c)
+            noisy.append(mix(c, rng, rng.uniform(-2, 12)))
+        return torch.from_numpy(np.stack(noisy)), torch.from_numpy(np.stack(clean))
+
+    with torch.no_grad():
+        feats = log_power(stft(batch(32)[0])).reshape(-1, model.args.dsp_config.n_bins)
+        model.feat_mean.copy_(feats.mean(0))
+        model.feat_std.copy_(feats.std(0) + 1e-3)
+    opt = torch.optim.Adam(model.parameters(), lr=4e-3)
+    for _ in range(steps):
+        noisy, clean = batch(8)
+        spec_n, spec_c = stft(noisy), stft(clean)
+        mask, _ = model(log_power(spec_n))
+        est = (mask * spec_n.abs()).clamp_min(1e-8) ** 0.3
+        loss = torch.mean((est - spec_c.abs().clamp_min(1e-8) ** 0.3) ** 2)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def fixture_set(tmp_path_factory):
+    """(checkpoint path, calibration dir, held-out paired dir) with a briefly trained model."""
+    root = tmp_path_factory.mktemp("quant")
+    clips = speech_clips()
+    train, held_out = clips[:4], clips[4:]
+    model = train_tiny(train, steps=250)
+    ckpt = root / "tiny.pt"
+    checkpoint.save(ckpt, model)
+    calib = write_pairs(root / "calib", train, seed=1)
+    evalset = write_pairs(root / "eval", held_out, seed=2)
+    return ckpt, calib, evalset
+
+
+@pytest.fixture(scope="module")
+def converted(fixture_set):
+    ckpt, calib, _ = fixture_set
+    return convert.quantize_checkpoint(ckpt, calib)
+
+
+def test_all_tensors_int8_biases_int32(converted):
+    info = converted.info
+    opset.check_ops(info.ops)
+    for t in info.tensors:
+        if t.is_constant and t.n_scales > 0 and len(t.shape) == 1:
+            assert t.dtype == "INT32", t
+        elif t.is_constant and len(t.shape) == 2:
+            assert t.dtype == "INT8" and t.n_scales == t.shape[0], t  # per-channel weights
+        elif not t.is_constant:
+            assert t.dtype == "INT8" and t.scale is not None, t
+    assert {"FULLY_CONNECTED", "TANH", "LOGISTIC"} <= set(info.ops)
+
+
+def test_io_names_state_grid_and_metadata(converted, fixture_set):
+    info = converted.info
+    names = {info.tensors[i].name for i in (*info.inputs, *info.outputs)}
+    assert names == {"features", "state_in", "mask", "state_out"}
+    s_in, s_out = info.io_tensor("state_in"), info.io_tensor("state_out")
+    assert (s_in.scale, s_in.zero_point) == (s_out.scale, s_out.zero_point)
+    assert info.io_tensor("features").shape == (1, dsp.DEFAULT.n_bins)
+    meta = json.loads(info.metadata["hushkit"])
+    assert meta["dsp"] == dsp.DEFAULT.to_dict()
+    assert meta["model_args"]["hidden"] == 32
+    import hashlib
+
+    assert meta["checkpoint_sha256"] == hashlib.sha256(fixture_set[0].read_bytes()).hexdigest()
+    assert meta["generator"] == "hushkit quantize"
+
+
+def test_buffers_are_16_byte_aligned(converted):
+    model = tflite_model.unpack(converted.tflite)
+    data = converted.tflite
+    for buf in model.buffers:
+        if buf.data is not None and len(buf.data) > 0:
+            payload = bytes(np.asarray(buf.data, np.uint8))
+            offsets = [i for i in range(0, len(data), 16) if data[i : i + len(payload)] == payload]
+            assert offsets, "buffer payload not found at a 16-byte boundary"
+
+
+def test_conversion_is_deterministic(fixture_set, converted):
+    ckpt, calib, _ = fixture_set
+    again = convert.quantize_checkpoint(ckpt, calib)
+    assert again.tflite == converted.tflite
+
+
+def test_unsupported_op_rejected():
+    import tensorflow as tf
+
+    inp = tf.keras.Input(shape=(8,), batch_size=1)
+    model = tf.keras.Model(inp, tf.keras.layers.Softmax()(tf.keras.layers.Dense(4)(inp)))
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    rng = np.random.default_rng(0)
+    conv.representative_dataset = lambda: (
+        [rng.standard_normal((1, 8), np.float32)] for _ in range(8)
+    )
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = conv.inference_output_type = tf.int8
+    raw = conv.convert()
+    with pytest.raises(opset.UnsupportedOpError, match="SOFTMAX"):
+        convert.finalize(raw, {})
+
+
+@pytest.mark.parametrize("mangle", ["truncate", "identifier", "garbage"])
+def test_corrupt_tflite_is_a_clean_error(converted, mangle):
+    data = converted.tflite
+    bad = {
+        "truncate": data[: len(data) // 3],
+        "identifier": data[:4] + b"XXXX" + data[8:],
+        "garbage": data[:8] + bytes(reversed(data[8:200])) + data[200:],
+    }[mangle]
+    with pytest.raises(tflite_model.TFLiteFormatError):
+        tflite_model.describe(bad)
+
+
+def _direct_tflm_loop(data: bytes, audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Independent hop loop on the TFLM runtime: returns (mask bytes per hop, output)."""
+    from tflite_micro import runtime
+
+    info = tflite_model.describe(data)
+    cfg = dsp.get(json.loads(info.metadata["hushkit"])["dsp"])
+    f_t, s_in = info.io_tensor("features"), info.io_tensor("state_in")
+    m_t, s_out = info.io_tensor("mask"), info.io_tensor("state_out")
+    interp = runtime.Interpreter.from_bytes(data)
+    w = cfg.window()
+    frame = np.zeros(cfg.n_fft, np.float32)
+    state = np.full((1, s_in.shape[1]), s_in.zero_point, np.int8)
+    tail = np.zeros(cfg.hop, np.float32)
+    masks, out = [], []
+    for t in range(len(audio) // cfg.hop):
+        frame = np.concatenate([frame[cfg.hop :], audio[t * cfg.hop : (t + 1) * cfg.hop]])
+        spec = np.fft.rfft(frame * w).astype(np.complex64)
+        power = np.float32(spec.real) ** 2 + np.float32(spec.imag) ** 2
+        feat = np.log(power + np.float32(1e-10)).astype(np.float32)
+        q = np.clip(np.rint(feat / np.float32(f_t.scale)) + f_t.zero_point, -128, 127)
+        interp.set_input(q.astype(np.int8)[None], info.inputs.index(f_t.index))
+        interp.set_input(state, info.inputs.index(s_in.index))
+        interp.invoke()
+        mask = np.array(interp.get_output(info.outputs.index(m_t.index)), np.int8)
+        state = np.array(interp.get_output(info.outputs.index(s_out.index)), np.int8)
+        masks.append(mask[0])
+        gain = (mask[0].astype(np.float32) - m_t.zero_point) * np.float32(m_t.scale)
+        y = np.fft.irfft(spec * gain, cfg.n_fft).astype(np.float32) * w
+        out.append(y[: cfg.hop] + tail)
+        tail = y[cfg.hop :]
+    return np.stack(masks), np.concatenate(out)
+
+
+def test_host_streaming_equals_direct_tflm_loop(converted, fixture_set):
+    import soundfile as sf
+
+    audio = sf.read(fixture_set[2] / "noisy" / "c0.wav", dtype="float32")[0][: 120 * 128]
+    model = host_int8.Int8Model(converted.tflite, "tflm")
+    out, dump = host_int8.stream(model, audio)
+    masks, direct = _direct_tflm_loop(converted.tflite, audio)
+    assert np.array_equal(dump.mask, masks)
+    assert np.array_equal(dump.state_in[1:], dump.state_out[:-1])  # state bytes fed back
+    assert np.allclose(out, direct, atol=1e-6)
+    assert len(np.unique(dump.mask)) > 10  # the mask actually varies
+
+
+def test_enhancer_is_time_aligned_same_length(converted, tmp_path):
+    path = tmp_path / "m.tflite"
+    path.write_bytes(converted.tflite)
+    enhance = host_int8.load_int8_enhancer(path)
+    rng = np.random.default_rng(3)
+    x = (0.05 * rng.standard_normal(5003)).astype(np.float32)
+    y = enhance(x)
+    assert y.shape == x.shape
+    # A mask in [0, 1] applied per bin keeps the waveform correlated at zero lag, not at the
+    # stream's lag.
+    lag = dsp.DEFAULT.output_delay
+    c0 = float(np.dot(x, y))
+    c_lag = float(np.dot(x[:-lag], y[lag:]))
+    assert c0 > 5 * abs(c_lag)
+
+
+def test_parity_within_bar(converted, fixture_set, tmp_path):
+    from hushkit.quantize import parity
+
+    path = tmp_path / "m.tflite"
+    path.write_bytes(converted.tflite)
+    report = parity.run(fixture_set[0], path, fixture_set[2])
+    d = report["delta_vs_float"]["int8_tflm"]
+    assert d["pesq_wb"] >= -parity.MAX_PESQ_LOSS
+    assert d["si_sdr"] >= -parity.MAX_SI_SDR_LOSS_DB
+    assert report["mean"]["float"]["si_sdr"] > report["mean"]["noisy"]["si_sdr"]  # it learned
+    assert report["tensor_error"]["mask"]["max_abs"] < 0.2
+    assert report["passed"]
