@@ -148,7 +148,7 @@ def screen(
         "duration_s": round(duration, 3),
         "rms_dbfs": round(rms_dbfs(x), 2),
         "snr_est_db": round(estimate_snr_db(x, sample_rate), 2),
-        "clipped": round(float(np.mean(np.abs(x) >= 0.998)), 5),
+        "clipped": round(float(np.mean(np.abs(x) >= 0.998)) if len(x) else 0.0, 5),
     }
     if kind == "speech":
         if duration < MIN_SPEECH_SECONDS:

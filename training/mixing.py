@@ -101,16 +101,16 @@ def loop_to_length(x: np.ndarray, n: int, rng: np.random.Generator, sample_rate:
         return as_float(x[start : start + n]).copy()
     x = as_float(x)
     fade = min(int(LOOP_FADE_SECONDS * sample_rate), len(x) // 4)
-    x = np.roll(x, -int(rng.integers(0, len(x))))
-    out = x.copy()
+    start = int(rng.integers(0, len(x)))
     ramp = np.linspace(0.0, 1.0, fade, dtype=np.float32)
-    while len(out) < n + fade:
+    out = x.copy()
+    while len(out) < start + n + fade:
         if fade:
-            head = out[-fade:] * (1 - ramp) + x[:fade] * ramp
-            out = np.concatenate([out[:-fade], head, x[fade:]])
+            seam = out[-fade:] * (1 - ramp) + x[:fade] * ramp
+            out = np.concatenate([out[:-fade], seam, x[fade:]])
         else:
             out = np.concatenate([out, x])
-    return out[:n]
+    return out[start : start + n]
 
 
 def speech_segment(
@@ -221,5 +221,6 @@ class MixtureDataset:
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         if not 0 <= index < self.length:
             raise IndexError(index)
-        noisy, clean, _ = make_mixture(self.speech, self.noise_by_type, self.config, self.rng(index))
+        rng = self.rng(index)
+        noisy, clean, _ = make_mixture(self.speech, self.noise_by_type, self.config, rng)
         return noisy, clean

@@ -230,9 +230,7 @@ def user_group(root: Path, path: Path) -> str:
 def user_clips(folder: Path, kind: str, index: int) -> list[RawClip]:
     source = f"user-{kind}{index}" if index else f"user-{kind}"
     category = "speech" if kind == "speech" else "user"
-    return [
-        RawClip(p, kind, source, user_group(folder, p), category) for p in audio_files(folder)
-    ]
+    return [RawClip(p, kind, source, user_group(folder, p), category) for p in audio_files(folder)]
 
 
 def paired_clips(folder: Path) -> list[tuple[RawClip, Path]]:

@@ -54,7 +54,16 @@ static uint64_t systick_ticks(void)
 
 hal_timer_mark_t hal_timer_start(void)
 {
-    return s_unit == HAL_TIMER_UNIT_CYCLES ? CM_DWT_CYCCNT : systick_ticks();
+    if (s_unit == HAL_TIMER_UNIT_CYCLES) {
+        return CM_DWT_CYCCNT;
+    }
+    /* Start on a tick edge (detected within one 3-instruction poll), so a span of fixed
+     * instruction count reads the same tick count whatever the phase it started at; the
+     * wait (at most one tick) is outside the measured span. */
+    const uint32_t value = CM_SYST_CVR;
+    while (CM_SYST_CVR == value) {
+    }
+    return systick_ticks();
 }
 
 uint32_t hal_timer_elapsed(hal_timer_mark_t start)

@@ -8,9 +8,11 @@
  *    one guest instruction advances virtual time by exactly 1 ns, so
  *        instructions = ticks * 1e9 / HAL_BOARD_CPU_HZ
  *    (25 MHz on mps2: 1 tick = 40 instructions; 32 MHz on mps3-an547: 1 tick = 31.25).
- *    Elapsed values are then INSTRUCTIONS, resolution one tick. Instructions are not cycles:
- *    a Cortex-M4 spends roughly 1.1-1.6 cycles per instruction on DSP code; calibrate the
- *    factor on hardware with the DWT source.
+ *    Elapsed values are then INSTRUCTIONS, resolution one tick. hal_timer_start() waits for
+ *    the next tick edge (at most one tick, not counted), so a span of fixed length reads the
+ *    same count run after run unless it ends within ~3 instructions of a tick edge.
+ *    Instructions are not cycles: a Cortex-M4 spends roughly 1.1-1.6 cycles per instruction
+ *    on DSP code; calibrate the factor on hardware with the DWT source.
  *
  * SysTick is extended to 64 bits by counting its wraps (every 2^24 ticks, 0.67 s at 25 MHz)
  * in its interrupt: call hal_timer_start/elapsed with interrupts enabled. Interrupt handlers

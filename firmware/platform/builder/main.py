@@ -2,7 +2,7 @@
 
 What goes into the ELF:
   firmware/core/src/*.c         portable core (pipeline, engine, frame codec)
-  CMSIS-DSP sources             those listed in firmware/cmsis_sources.mk (shared with the host build)
+  CMSIS-DSP sources             as listed in firmware/cmsis_sources.mk (shared with the host)
   firmware/hal/cortex_m/*.c     Cortex-M start-up, SysTick/DWT timer, stack paint, semihosting
   firmware/hal/<board>/*.c      board specifics (memory map, UART, IRQ numbers)
   firmware/app/*.c              the main loop           (custom_app = main)
@@ -42,7 +42,7 @@ STRICT_WARNINGS = ["-Wall", "-Wextra", "-Werror"]
 
 
 def fail(message):
-    sys.stderr.write("hushkit build error: %s\n" % message)
+    sys.stderr.write(f"hushkit build error: {message}\n")
     env.Exit(1)
 
 
@@ -75,7 +75,14 @@ def parse_cmsis_sources(mk_path):
     return sources
 
 
-def objects(build_env, sources, subdir, root):
+def project_version():
+    """The version in pyproject.toml: the firmware reports the same one as the host tools."""
+    with open(os.path.join(FIRMWARE_DIR, "..", "pyproject.toml"), encoding="utf8") as fp:
+        match = re.search(r'^version\s*=\s*"([^"]+)"', fp.read(), re.MULTILINE)
+    return match.group(1) if match else "unknown"
+
+
+def objects(build_env, sources, root, subdir=""):
     """Compile each source to BUILD_DIR/subdir/<path relative to root>.o."""
     result = []
     for src in sources:
@@ -92,7 +99,7 @@ app = option("custom_app", "main")
 if not cpu_flags or not hal_parts or not board_name or not ldscript:
     fail("environment needs custom_cpu_flags, custom_hal, custom_board and custom_ldscript")
 if app not in ("main", "selftest"):
-    fail("custom_app must be 'main' or 'selftest', not %r" % app)
+    fail(f"custom_app must be 'main' or 'selftest', not {app!r}")
 
 env.Replace(
     AR=TOOLCHAIN_PREFIX + "gcc-ar",
@@ -102,7 +109,8 @@ env.Replace(
     LINK=TOOLCHAIN_PREFIX + "gcc",
     OBJCOPY=TOOLCHAIN_PREFIX + "objcopy",
     RANLIB=TOOLCHAIN_PREFIX + "gcc-ranlib",
-    SIZETOOL=TOOLCHAIN_PREFIX + "size",
+    # Not SIZETOOL: that name makes PlatformIO add its board-based `checkprogsize` step.
+    HUSH_SIZE=TOOLCHAIN_PREFIX + "size",
     PROGSUFFIX=".elf",
     CCFLAGS=cpu_flags
     + [
@@ -127,15 +135,16 @@ env.Replace(
         "-T",
         os.path.join(FIRMWARE_DIR, ldscript),
         "-Wl,--gc-sections",
-        "-Wl,-Map=%s" % os.path.join(BUILD_DIR, "firmware.map"),
+        "-Wl,-Map=" + os.path.join(BUILD_DIR, "firmware.map"),
     ],
-    # No libm on purpose: the core uses its own log approximation so host and ARM agree.
-    LIBS=["c", "gcc"],
+    # libm only serves exact operations (round, floor on FPUs without VRINT): the core's
+    # transcendental functions are its own, so host and ARM agree bit for bit.
+    LIBS=["c", "m", "gcc"],
 )
 if env.WhereIs(env["CC"]) is None:
     fail(
-        "%s not found: install the ARM toolchain "
-        "(apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi)" % env["CC"]
+        f"{env['CC']} not found: install the ARM toolchain "
+        "(apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi)"
     )
 
 hal_include = os.path.join(FIRMWARE_DIR, "hal", "include")
@@ -144,16 +153,15 @@ project_env = env.Clone()
 project_env.Append(
     CCFLAGS=STRICT_WARNINGS,
     CPPPATH=[hal_include] + hal_dirs,
-    CPPDEFINES=[("HAL_BOARD_NAME", '\\"%s\\"' % board_name)],
+    CPPDEFINES=[("HAL_BOARD_NAME", f'\\"{board_name}\\"')],
 )
 
 hal_sources = [src for d in hal_dirs for src in c_sources(d)]
-sources = objects(project_env, hal_sources, "hal", FIRMWARE_DIR)
+sources = objects(project_env, hal_sources, FIRMWARE_DIR)
 
 if app == "selftest":
-    sources += objects(
-        project_env, c_sources(os.path.join(FIRMWARE_DIR, "hal", "selftest")), "app", FIRMWARE_DIR
-    )
+    selftest_dir = os.path.join(FIRMWARE_DIR, "hal", "selftest")
+    sources += objects(project_env, c_sources(selftest_dir), FIRMWARE_DIR)
 else:
     model_dir = os.environ.get("HUSHKIT_MODEL_DIR") or option("custom_model_dir", "")
     if not model_dir:
@@ -162,15 +170,15 @@ else:
     missing = [f for f in MODEL_FILES if not os.path.isfile(os.path.join(model_dir, f))]
     if missing:
         fail(
-            "model directory %s lacks %s: create it with `hushkit export MODEL.tflite --out DIR`"
-            % (model_dir, ", ".join(missing))
+            f"model directory {model_dir} lacks {', '.join(missing)}: "
+            "create it with `hushkit export MODEL.tflite --out DIR`"
         )
 
     cmsis_list = parse_cmsis_sources(os.path.join(FIRMWARE_DIR, "cmsis_sources.mk"))
     cmsis_paths = [os.path.join(CMSIS_DSP, s) for s in cmsis_list]
     missing_cmsis = [p for p in cmsis_paths if not os.path.isfile(p)]
     if missing_cmsis:
-        fail("CMSIS-DSP sources missing (%s): run firmware/fetch_deps.sh" % missing_cmsis[0])
+        fail(f"CMSIS-DSP sources missing ({missing_cmsis[0]}): run firmware/fetch_deps.sh")
     cmsis_include = [
         os.path.join(CMSIS_DSP, "Include"),
         os.path.join(CMSIS_DSP, "PrivateInclude"),
@@ -179,27 +187,31 @@ else:
 
     core_dir = os.path.join(FIRMWARE_DIR, "core")
     app_env = project_env.Clone()
-    app_env.Append(CPPPATH=[os.path.join(core_dir, "include"), model_dir])
+    app_env.Append(
+        CPPPATH=[os.path.join(core_dir, "include"), model_dir],
+        CPPDEFINES=[
+            ("HUSH_FW_VERSION", f'\\"{project_version()}\\"'),
+            ("HUSH_TARGET", f'\\"{env.subst("$PIOENV")}\\"'),
+        ],
+    )
     if cmsis_list:
         app_env.Append(CPPPATH=cmsis_include, CPPDEFINES=CMSIS_DEFINES)
-    sources += objects(app_env, c_sources(os.path.join(core_dir, "src")), "core", FIRMWARE_DIR)
-    sources += objects(app_env, c_sources(os.path.join(FIRMWARE_DIR, "app")), "app", FIRMWARE_DIR)
-    sources += objects(app_env, [os.path.join(model_dir, "model_data.c")], "model", model_dir)
+    sources += objects(app_env, c_sources(os.path.join(core_dir, "src")), FIRMWARE_DIR)
+    sources += objects(app_env, c_sources(os.path.join(FIRMWARE_DIR, "app")), FIRMWARE_DIR)
+    sources += objects(app_env, [os.path.join(model_dir, "model_data.c")], model_dir, "model")
 
     cmsis_env = env.Clone()
     cmsis_env.Append(
         CCFLAGS=["-Wall"] + CMSIS_RELAXED_WARNINGS, CPPPATH=cmsis_include, CPPDEFINES=CMSIS_DEFINES
     )
-    sources += objects(cmsis_env, cmsis_paths, "cmsis", CMSIS_DSP)
+    sources += objects(cmsis_env, cmsis_paths, CMSIS_DSP, "cmsis")
 
 elf = env.Program(os.path.join(BUILD_DIR, "firmware"), sources)
-env.Depends(
-    elf,
-    [os.path.join(FIRMWARE_DIR, ldscript), os.path.join(FIRMWARE_DIR, "hal", "cortex_m", "sections.ld")],
-)
+linker_scripts = [ldscript, os.path.join("hal", "cortex_m", "sections.ld")]
+env.Depends(elf, [os.path.join(FIRMWARE_DIR, p) for p in linker_scripts])
 
-env.Append(BUILDERS={"ElfToBin": Builder(action="$OBJCOPY -O binary $SOURCE $TARGET", suffix=".bin")})
-binary = env.ElfToBin(os.path.join(BUILD_DIR, "firmware"), elf)
-size = env.Command(None, elf, "$SIZETOOL -A -d $SOURCE")
+env.Append(BUILDERS={"ElfToBin": Builder(action="$OBJCOPY -O binary $SOURCE $TARGET")})
+binary = env.ElfToBin(os.path.join(BUILD_DIR, "firmware.bin"), elf)
+size = env.Command("size", elf, "$HUSH_SIZE -A -d $SOURCE")
 env.AlwaysBuild(size)
 Default([elf, binary, size])

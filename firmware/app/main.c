@@ -1,0 +1,93 @@
+/*
+ * hushkit firmware main loop: bytes from UART0 -> frame decoder -> command handler -> reply.
+ *
+ * The model comes from the export directory compiled into this build (model_data.c,
+ * hush_model_config.h). If the pipeline cannot be set up (model rejected, arena too small),
+ * the firmware still runs the command loop: INFO reports the error, model commands answer
+ * MODEL_NOT_LOADED.
+ */
+#include <stdalign.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "commands.h"
+#include "hal_sys.h"
+#include "hal_timer.h"
+#include "hal_uart.h"
+#include "hush_model_config.h"
+#include "hush_pipeline.h"
+#include "model_data.h"
+
+#ifndef HUSH_FW_VERSION
+#error "HUSH_FW_VERSION comes from the build (the project version in pyproject.toml)"
+#endif
+#ifndef HUSH_TARGET
+#error "HUSH_TARGET comes from the build (the PlatformIO environment name)"
+#endif
+
+/* Pipeline state: its size depends only on the core's compile-time limits (16080 bytes on
+ * the 64-bit host build, less on Cortex-M). Checked against
+ * hush_pipeline_get_size() at boot; raise it if that check fails after a core change. */
+#define PIPELINE_MEM_BYTES 16384u
+
+/* Bytes read from the UART ring per pass of the loop. */
+#define RX_CHUNK_BYTES 64u
+
+/* Pipeline init status when the static pipeline storage is smaller than the core needs. */
+#define PIPELINE_E_STORAGE (-199)
+
+static alignas(16) uint8_t s_pipeline_mem[PIPELINE_MEM_BYTES];
+/* Tensor arena, sized by the exporter for this model (HUSH_ARENA_BYTES). */
+static alignas(16) uint8_t s_arena[HUSH_ARENA_BYTES];
+static alignas(8) uint8_t s_cmd_mem[HUSH_CMD_MEM_BYTES];
+static uint8_t s_reply[HUSH_CMD_REPLY_BYTES];
+
+static const hush_cmd_device_info s_info = {
+    .fw_version = HUSH_FW_VERSION,
+    .target = HUSH_TARGET,
+    .model_sha256 = HUSH_MODEL_SHA256,
+    .sample_rate = HUSH_SAMPLE_RATE,
+    .n_fft = HUSH_N_FFT,
+};
+
+/* Set up the pipeline in static storage. *out is the pipeline whenever its storage is
+ * usable, also when init failed: the command layer then reports the init status. */
+static int pipeline_setup(hush_pipeline **out)
+{
+    if (hush_pipeline_get_size() > sizeof s_pipeline_mem) {
+        *out = NULL;
+        return PIPELINE_E_STORAGE;
+    }
+    *out = (hush_pipeline *)s_pipeline_mem;
+    return hush_pipeline_init(*out, HUSH_N_FFT, hush_model_data, hush_model_data_len, s_arena,
+                              sizeof s_arena);
+}
+
+int main(void)
+{
+    hal_timer_init();
+    hal_uart_init();
+
+    hush_pipeline *pipeline;
+    int init_status = pipeline_setup(&pipeline);
+    hush_cmd_ctx *cmd = hush_cmd_init(s_cmd_mem, sizeof s_cmd_mem, pipeline, init_status, &s_info);
+    if (cmd == NULL) {
+        /* The command context outgrew HUSH_CMD_MEM_BYTES: a build inconsistency, not a
+         * runtime condition; stop with a distinct status under QEMU. */
+        hal_sys_exit(2);
+    }
+
+    uint8_t rx[RX_CHUNK_BYTES];
+    for (;;) {
+        hal_uart_wait_rx();
+        size_t n;
+        while ((n = hal_uart_read(rx, sizeof rx)) != 0) {
+            for (size_t i = 0; i < n; ++i) {
+                size_t reply_len = hush_cmd_feed(cmd, rx[i], s_reply, sizeof s_reply);
+                if (reply_len != 0) {
+                    hal_uart_write(s_reply, reply_len);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,44 @@
+"""The firmware targets: the one table that maps a target name to its build and its emulator.
+
+The PlatformIO environments in firmware/platformio.ini carry the same names (and a
+`selftest-*` environment per target for the HAL self-test image).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+FIRMWARE_DIR = REPO_ROOT / "firmware"
+BUILD_ROOT = REPO_ROOT / "build" / "firmware"
+
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+    name: str  # `hushkit build --target NAME`, also the PlatformIO environment
+    machine: str  # qemu-system-arm -machine
+    cpu: str  # the core, for messages
+    selftest_env: str  # PlatformIO environment of the HAL self-test image
+
+    def elf(self, env: str | None = None) -> Path:
+        """Where the build of `env` (default: the application) leaves its ELF."""
+        return BUILD_ROOT / (env or self.name) / "firmware.elf"
+
+
+TARGETS: dict[str, Target] = {
+    t.name: t
+    for t in (
+        Target("qemu-m4", "mps2-an386", "cortex-m4", "selftest-m4"),
+        Target("qemu-m7", "mps2-an500", "cortex-m7", "selftest-m7"),
+        Target("qemu-m55", "mps3-an547", "cortex-m55", "selftest-m55"),
+    )
+}
+DEFAULT_TARGET = "qemu-m4"
+
+
+def get(name: str) -> Target:
+    try:
+        return TARGETS[name]
+    except KeyError:
+        raise ValueError(f"unknown target {name!r}; known: {', '.join(TARGETS)}") from None
