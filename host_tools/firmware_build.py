@@ -202,12 +202,18 @@ def build(
     model_dir: Path | None = None,
     selftest: bool = False,
     verbose: bool = False,
+    build_root: Path = targets.BUILD_ROOT,
 ) -> BuildResult:
-    """Build the application (or the HAL self-test image) for `target` with `pio run`."""
+    """Build the application (or the HAL self-test image) for `target` with `pio run`.
+
+    The ELF lands in build_root/<environment>/ (tests use their own root so they never
+    replace a user's build)."""
     tgt = targets.get(target)
     env_name = tgt.selftest_env if selftest else tgt.name
     check_toolchain()
-    environ = os.environ | PIO_OFFLINE_ENV | {"PLATFORMIO_CORE_DIR": str(prepare_pio_core())}
+    environ = os.environ | PIO_OFFLINE_ENV
+    environ["PLATFORMIO_CORE_DIR"] = str(prepare_pio_core())
+    environ["PLATFORMIO_BUILD_DIR"] = str(Path(build_root).resolve())
     if not selftest:
         model_dir = Path(model_dir or DEFAULT_MODEL_DIR).resolve()
         check_model_dir(model_dir)
@@ -221,7 +227,7 @@ def build(
     if proc.returncode != 0:
         output = "" if verbose else (proc.stdout + proc.stderr)[-6000:]
         raise BuildError(f"`{' '.join(cmd[2:])}` failed:\n{output}")
-    elf = tgt.elf(env_name)
+    elf = tgt.elf(env_name, build_root)
     return BuildResult(tgt, elf, elf_memory(elf), seconds)
 
 

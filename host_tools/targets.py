@@ -21,9 +21,9 @@ class Target:
     cpu: str  # the core, for messages
     selftest_env: str  # PlatformIO environment of the HAL self-test image
 
-    def elf(self, env: str | None = None) -> Path:
+    def elf(self, env: str | None = None, build_root: Path = BUILD_ROOT) -> Path:
         """Where the build of `env` (default: the application) leaves its ELF."""
-        return BUILD_ROOT / (env or self.name) / "firmware.elf"
+        return Path(build_root) / (env or self.name) / "firmware.elf"
 
 
 TARGETS: dict[str, Target] = {

@@ -23,6 +23,7 @@ import pytest
 
 from hushkit.emulator import QEMU, Emulator
 
+TEST_BUILD_ROOT = Path(__file__).resolve().parent.parent / "build" / "test-firmware"
 TEST_MODEL_HIDDEN = 16  # GRU size of the test model: small, converts in about a second
 CALIBRATION_HOPS = 60
 
@@ -64,7 +65,13 @@ def firmware_model(tmp_path_factory) -> tuple[Path, Path]:
 
 
 @pytest.fixture(scope="session")
-def firmware_elf(firmware_model) -> Callable[[str], Path]:
+def firmware_build_root() -> Path:
+    """Where test builds go: apart from build/firmware, so a test never replaces a user's ELF."""
+    return TEST_BUILD_ROOT
+
+
+@pytest.fixture(scope="session")
+def firmware_elf(firmware_model, firmware_build_root) -> Callable[[str], Path]:
     """Build a target's firmware with the test model (once per target and session)."""
     from hushkit import firmware_build
 
@@ -74,7 +81,9 @@ def firmware_elf(firmware_model) -> Callable[[str], Path]:
 
     def get(target: str) -> Path:
         if target not in built:
-            built[target] = firmware_build.build(target, model_dir=firmware_model[1]).elf
+            built[target] = firmware_build.build(
+                target, model_dir=firmware_model[1], build_root=firmware_build_root
+            ).elf
         return built[target]
 
     return get

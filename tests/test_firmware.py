@@ -84,10 +84,13 @@ def _size_a(elf: Path) -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
-def selftest_elves() -> dict[str, Path]:
+def selftest_elves(firmware_build_root) -> dict[str, Path]:
     if shutil.which(firmware_build.TOOLCHAIN_CC) is None:
         pytest.skip("needs arm-none-eabi-gcc")
-    return {t: firmware_build.build(t, selftest=True).elf for t in ALL_TARGETS}
+    return {
+        t: firmware_build.build(t, selftest=True, build_root=firmware_build_root).elf
+        for t in ALL_TARGETS
+    }
 
 
 @needs_arm

@@ -1,0 +1,68 @@
+"""Training end to end on a tiny prepared set: one process, --resume, and DDP with 2 processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from hushkit import cli
+from hushkit.training import checkpoint
+
+TINY = [
+    "epochs=2",
+    "steps_per_epoch=3",
+    "batch_size=4",
+    "segment_seconds=1.0",
+    "hidden=16",
+    "val_clips=2",
+    "threads=1",
+]
+
+
+@pytest.fixture(scope="module")
+def quick_data(tmp_path_factory):
+    out = tmp_path_factory.mktemp("data")
+    assert cli.main(["data", "--out", str(out), "--quick", "--no-babble"]) == 0
+    return out
+
+
+@pytest.mark.slow
+def test_train_then_resume(quick_data, tmp_path):
+    run = tmp_path / "run"
+    args = ["train", *TINY, f"data_dir={quick_data}", f"run_dir={run}"]
+    assert cli.main(args) == 0
+    for name in ("config.toml", "last.pt", "best.pt", "history.json"):
+        assert (run / name).exists(), name
+    assert "hidden = 16" in (run / "config.toml").read_text()
+    first = checkpoint.load(run / "last.pt")
+    assert first["epoch"] == 1 and first["step"] == 6
+
+    assert cli.main(["train", "--resume", *TINY, "epochs=3", f"data_dir={quick_data}",
+                     f"run_dir={run}"]) == 0
+    resumed = checkpoint.load(run / "last.pt")
+    assert resumed["epoch"] == 2 and resumed["step"] == 9
+    assert len(json.loads((run / "history.json").read_text())) == 3
+    # the resumed run continued from the saved weights, it did not start over
+    assert not torch.equal(first["state_dict"]["fc_in.weight"],
+                           resumed["state_dict"]["fc_in.weight"])
+
+
+@pytest.mark.slow
+def test_ddp_two_cpu_processes(quick_data, tmp_path):
+    run = tmp_path / "ddp"
+    cmd = [
+        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
+        "--master_port=0", "-m", "hushkit.training.train",
+        *TINY, "epochs=1", f"data_dir={quick_data}", f"run_dir={run}",
+    ]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "2 process(es)" in proc.stderr
+    state = checkpoint.load(run / "last.pt")
+    assert state["step"] == 3  # each rank took the same number of synchronized steps
