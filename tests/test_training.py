@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 
@@ -22,6 +23,12 @@ TINY = [
     "val_clips=2",
     "threads=1",
 ]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +64,7 @@ def test_ddp_two_cpu_processes(quick_data, tmp_path):
     run = tmp_path / "ddp"
     cmd = [
         sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
-        "--master_port=0", "-m", "hushkit.training.train",
+        f"--master_port={_free_port()}", "-m", "hushkit.training.train",
         *TINY, "epochs=1", f"data_dir={quick_data}", f"run_dir={run}",
     ]
     env = dict(os.environ, OMP_NUM_THREADS="1")
