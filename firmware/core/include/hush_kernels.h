@@ -78,6 +78,15 @@ void hush_kern_act_prepare(hush_kern_act *p, float input_scale, int32_t input_ze
 void hush_kern_logistic_s8(const hush_kern_act *p, const int8_t *in, int8_t *out, int32_t n);
 void hush_kern_tanh_s8(const hush_kern_act *p, const int8_t *in, int8_t *out, int32_t n);
 
+/* An int8 -> int8 function has only 256 inputs: the engine tabulates LOGISTIC and TANH once at
+ * init with the reference kernels above (so the table is bit-exact by construction) and runs
+ * the op as one lookup per element. Tables hold HUSH_KERN_LUT_SIZE entries indexed by the input
+ * byte read as uint8_t. */
+#define HUSH_KERN_LUT_SIZE 256
+void hush_kern_logistic_table(const hush_kern_act *p, int8_t *table);
+void hush_kern_tanh_table(const hush_kern_act *p, int8_t *table);
+void hush_kern_lut_s8(const int8_t *table, const int8_t *in, int8_t *out, int32_t n);
+
 typedef struct {
     int32_t input1_offset;
     int32_t input2_offset;

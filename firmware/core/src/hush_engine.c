@@ -25,6 +25,7 @@ typedef struct {
     int32_t last_dim;
     int16_t first; /* lifetime in op indices; first < 0: not an activation */
     int16_t last;
+    int16_t alias; /* RESHAPE output: the tensor whose bytes it shares, else -1 */
     uint8_t is_const;
     size_t offset; /* planned offset inside the activation area */
 } eng_tensor;
@@ -40,7 +41,7 @@ typedef struct {
     int16_t in[HUSH_TFLITE_MAX_OP_IO];
     int16_t out;
     int32_t fc_bias;  /* FC: bias tensor or -1 */
-    size_t persist;   /* FC: offset of its constants inside the persistent area */
+    size_t persist;   /* FC, LOGISTIC, TANH: offset of their constants in the persistent area */
     union {
         hush_kern_fc fc;
         hush_kern_act act;
@@ -50,6 +51,7 @@ typedef struct {
         eng_concat concat;
     } p;
     int16_t *scratch;
+    int8_t *lut; /* LOGISTIC, TANH: HUSH_KERN_LUT_SIZE outputs, one per input byte */
 } eng_op;
 
 struct hush_engine {
@@ -137,6 +139,7 @@ static hush_engine_status load_tensors(hush_engine *e) {
         et->last_dim = t.rank > 0 ? t.dims[t.rank - 1] : 1;
         et->first = -1;
         et->last = -1;
+        et->alias = -1;
         const int32_t tb = type_bytes(t.type);
         et->bytes = t.num_elements * (tb > 0 ? tb : 1);
         if (t.data != NULL) {
@@ -269,7 +272,7 @@ static void fill_fc(hush_engine *e, eng_op *op, uint8_t *base) {
     p->shift = shift;
 }
 
-static hush_engine_status prep_act(hush_engine *e, eng_op *op) {
+static hush_engine_status prep_act(hush_engine *e, eng_op *op, size_t *persist) {
     if (op->n_in < 1 || op->in[0] < 0) {
         return HUSH_ENGINE_E_SHAPE;
     }
@@ -285,6 +288,8 @@ static hush_engine_status prep_act(hush_engine *e, eng_op *op) {
         return HUSH_ENGINE_E_TYPE; /* TFLM requires the 1/256, -128 output quantization */
     }
     hush_kern_act_prepare(&op->p.act, in->scale, in->zero_point);
+    op->persist = *persist;
+    *persist += align_up(HUSH_KERN_LUT_SIZE);
     return HUSH_ENGINE_OK;
 }
 
@@ -435,7 +440,7 @@ static hush_engine_status prep_op(hush_engine *e, int32_t i, size_t *persist) {
         break;
     case HUSH_TFLITE_OP_LOGISTIC:
     case HUSH_TFLITE_OP_TANH:
-        s = prep_act(e, op);
+        s = prep_act(e, op, persist);
         break;
     case HUSH_TFLITE_OP_ADD:
     case HUSH_TFLITE_OP_SUB:
@@ -506,6 +511,43 @@ static size_t plan_activations(hush_engine *e) {
     return align_up(high);
 }
 
+static int is_graph_io(const hush_engine *e, int16_t t) {
+    for (int32_t k = 0; k < e->n_inputs; ++k) {
+        if (e->inputs[k] == t) {
+            return 1;
+        }
+    }
+    for (int32_t k = 0; k < e->n_outputs; ++k) {
+        if (e->outputs[k] == t) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* A RESHAPE only renames bytes: its output shares the input's storage, whose lifetime grows to
+ * cover both, so the op costs nothing at invoke. Chains of RESHAPEs end on one tensor. Graph
+ * inputs and outputs keep storage of their own (the caller owns their contents). */
+static void alias_reshapes(hush_engine *e) {
+    for (int32_t i = 0; i < e->n_ops; ++i) {
+        const eng_op *op = &e->ops[i];
+        if (op->code != HUSH_TFLITE_OP_RESHAPE || e->tensors[op->in[0]].is_const ||
+            is_graph_io(e, op->in[0]) || is_graph_io(e, op->out)) {
+            continue;
+        }
+        int16_t root = op->in[0];
+        while (e->tensors[root].alias >= 0) {
+            root = e->tensors[root].alias;
+        }
+        eng_tensor *r = &e->tensors[root];
+        eng_tensor *out = &e->tensors[op->out];
+        r->first = out->first < r->first ? out->first : r->first;
+        r->last = out->last > r->last ? out->last : r->last;
+        out->alias = root;
+        out->first = -1; /* not planned on its own */
+    }
+}
+
 hush_engine_status hush_engine_init(hush_engine *e, const uint8_t *model, size_t model_len,
                                     uint8_t *arena, size_t arena_len) {
     memset(e, 0, sizeof *e);
@@ -554,6 +596,7 @@ hush_engine_status hush_engine_init(hush_engine *e, const uint8_t *model, size_t
             e->outputs[k - e->n_inputs] = (int16_t)t;
         }
     }
+    alias_reshapes(e);
     e->persistent = align_up(persist);
     const size_t activations = plan_activations(e);
     const size_t pad = (size_t)((ARENA_ALIGN - ((uintptr_t)arena & (ARENA_ALIGN - 1u))) &
@@ -565,8 +608,15 @@ hush_engine_status hush_engine_init(hush_engine *e, const uint8_t *model, size_t
     }
     uint8_t *base = arena + pad;
     for (int32_t i = 0; i < e->n_ops; ++i) {
-        if (e->ops[i].code == HUSH_TFLITE_OP_FULLY_CONNECTED) {
-            fill_fc(e, &e->ops[i], base);
+        eng_op *op = &e->ops[i];
+        if (op->code == HUSH_TFLITE_OP_FULLY_CONNECTED) {
+            fill_fc(e, op, base);
+        } else if (op->code == HUSH_TFLITE_OP_LOGISTIC) {
+            op->lut = (int8_t *)(base + op->persist);
+            hush_kern_logistic_table(&op->p.act, op->lut);
+        } else if (op->code == HUSH_TFLITE_OP_TANH) {
+            op->lut = (int8_t *)(base + op->persist);
+            hush_kern_tanh_table(&op->p.act, op->lut);
         }
     }
     uint8_t *act_base = base + e->persistent;
@@ -574,6 +624,12 @@ hush_engine_status hush_engine_init(hush_engine *e, const uint8_t *model, size_t
         eng_tensor *t = &e->tensors[i];
         if (t->first >= 0) {
             t->data = act_base + t->offset;
+        }
+    }
+    for (int32_t i = 0; i < e->n_tensors; ++i) {
+        eng_tensor *t = &e->tensors[i];
+        if (t->alias >= 0) {
+            t->data = e->tensors[t->alias].data;
         }
     }
     memset(act_base, 0, activations);
@@ -669,10 +725,8 @@ hush_engine_status hush_engine_invoke(hush_engine *e) {
             hush_kern_fc_s8(&op->p.fc, a, y, op->scratch);
             break;
         case HUSH_TFLITE_OP_LOGISTIC:
-            hush_kern_logistic_s8(&op->p.act, a, y, n);
-            break;
         case HUSH_TFLITE_OP_TANH:
-            hush_kern_tanh_s8(&op->p.act, a, y, n);
+            hush_kern_lut_s8(op->lut, a, y, n);
             break;
         case HUSH_TFLITE_OP_ADD:
             hush_kern_add_s8(&op->p.addsub, a, (const int8_t *)tin(e, op, 1)->data, y, n);

@@ -29,27 +29,37 @@ static int32_t clamp32(int32_t x, int32_t lo, int32_t hi) {
     return x < lo ? lo : (x > hi ? hi : x);
 }
 
-int32_t hush_kern_srdhm(int32_t a, int32_t b) {
+/* gemmlowp adds 2^30 (ab >= 0) or 1 - 2^30 (ab < 0) and divides by 2^31 truncating toward
+ * zero. For ab < 0 that truncation is a ceiling, and ceil((ab + 1 - 2^30) / 2^31) equals
+ * floor((ab + 2^30) / 2^31): both signs reduce to one add and one arithmetic shift (GCC shifts
+ * signed values arithmetically), about five instructions on Cortex-M instead of a division. */
+static inline int32_t srdhm(int32_t a, int32_t b) {
     if (a == INT32_MIN && b == INT32_MIN) {
         return INT32_MAX;
     }
-    const int64_t ab = (int64_t)a * (int64_t)b;
-    const int64_t nudge = ab >= 0 ? (1 << 30) : (1 - (1 << 30));
-    /* C division truncates toward zero, as gemmlowp's does. */
-    return (int32_t)((ab + nudge) / ((int64_t)1 << 31));
+    return (int32_t)(((int64_t)a * (int64_t)b + ((int64_t)1 << 30)) >> 31);
 }
 
-int32_t hush_kern_rdbpot(int32_t x, int exponent) {
+int32_t hush_kern_srdhm(int32_t a, int32_t b) { return srdhm(a, b); }
+
+static inline int32_t rdbpot(int32_t x, int exponent) {
     const int32_t mask = (int32_t)(((int64_t)1 << exponent) - 1);
     const int32_t remainder = x & mask;
     const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
     return (x >> exponent) + (remainder > threshold ? 1 : 0);
 }
 
-int32_t hush_kern_mul_by_qm(int32_t x, int32_t multiplier, int shift) {
+int32_t hush_kern_rdbpot(int32_t x, int exponent) { return rdbpot(x, exponent); }
+
+/* Inlined into every per-element loop: a call per element costs more than the arithmetic. */
+static inline int32_t mul_by_qm(int32_t x, int32_t multiplier, int shift) {
     const int left = shift > 0 ? shift : 0;
     const int right = shift > 0 ? 0 : -shift;
-    return hush_kern_rdbpot(hush_kern_srdhm(wrap_shl(x, left), multiplier), right);
+    return rdbpot(srdhm(wrap_shl(x, left), multiplier), right);
+}
+
+int32_t hush_kern_mul_by_qm(int32_t x, int32_t multiplier, int shift) {
+    return mul_by_qm(x, multiplier, shift);
 }
 
 void hush_kern_quantize_multiplier(double real, int32_t *multiplier, int *shift) {
@@ -86,7 +96,7 @@ static int32_t sat_mul_pot(int32_t x, int exponent) {
         return wrap_shl(x, exponent);
     }
     if (exponent < 0) {
-        return hush_kern_rdbpot(x, -exponent);
+        return rdbpot(x, -exponent);
     }
     return x;
 }
@@ -102,14 +112,14 @@ static int32_t exp_on_quarter_interval(int32_t a) {
     const int32_t exp_minus_one_eighth = 1895147668; /* exp(-1/8) in Q0.31 */
     const int32_t one_third = 715827883;             /* 1/3 in Q0.31 */
     const int32_t x = wrap_add(a, 1 << 28);          /* a + 1/8 */
-    const int32_t x2 = hush_kern_srdhm(x, x);
-    const int32_t x3 = hush_kern_srdhm(x2, x);
-    const int32_t x4 = hush_kern_srdhm(x2, x2);
+    const int32_t x2 = srdhm(x, x);
+    const int32_t x3 = srdhm(x2, x);
+    const int32_t x4 = srdhm(x2, x2);
     const int32_t x4_over_4 = sat_mul_pot(x4, -2);
     const int32_t poly =
-        sat_mul_pot(wrap_add(hush_kern_srdhm(wrap_add(x4_over_4, x3), one_third), x2), -1);
+        sat_mul_pot(wrap_add(srdhm(wrap_add(x4_over_4, x3), one_third), x2), -1);
     return wrap_add(exp_minus_one_eighth,
-                    hush_kern_srdhm(exp_minus_one_eighth, wrap_add(x, poly)));
+                    srdhm(exp_minus_one_eighth, wrap_add(x, poly)));
 }
 
 /* exp(a) for a <= 0 with `integer_bits` integer bits in, Q0.31 out (gemmlowp's barrel
@@ -134,7 +144,7 @@ static int32_t exp_on_negative_values(int32_t a, int integer_bits) {
         if (integer_bits > exponent) {
             const int bit = frac_bits + exponent;
             if (remainder & ((int32_t)1 << bit)) {
-                result = hush_kern_srdhm(result, exp_neg_pot[k]);
+                result = srdhm(result, exp_neg_pot[k]);
             }
         }
     }
@@ -152,11 +162,11 @@ static int32_t reciprocal_half_denominator(int32_t half_den) {
     const int32_t c48_over_17 = 1515870810;     /* 48/17 in Q2.29 */
     const int32_t cneg32_over_17 = -1010580540; /* -32/17 in Q2.29 */
     const int32_t one_q2 = (int32_t)1 << 29;
-    int32_t x = wrap_add(c48_over_17, hush_kern_srdhm(half_den, cneg32_over_17));
+    int32_t x = wrap_add(c48_over_17, srdhm(half_den, cneg32_over_17));
     for (int i = 0; i < 3; ++i) {
-        const int32_t hdx = hush_kern_srdhm(half_den, x);
+        const int32_t hdx = srdhm(half_den, x);
         const int32_t one_minus_hdx = wrap_sub(one_q2, hdx);
-        x = wrap_add(x, sat_mul_pot(hush_kern_srdhm(x, one_minus_hdx), 2));
+        x = wrap_add(x, sat_mul_pot(srdhm(x, one_minus_hdx), 2));
     }
     return x;
 }
@@ -217,9 +227,9 @@ void hush_kern_logistic_s8(const hush_kern_act *p, const int8_t *in, int8_t *out
         } else if (x >= p->input_range_radius) {
             out[i] = INT8_MAX;
         } else {
-            const int32_t x_q4 = hush_kern_mul_by_qm(x, p->input_multiplier, p->input_left_shift);
+            const int32_t x_q4 = mul_by_qm(x, p->input_multiplier, p->input_left_shift);
             /* Q0.31 -> 1/256 steps (31 - 8 bits), output zero point -128. */
-            const int32_t y = hush_kern_rdbpot(hush_kern_logistic_q4(x_q4), 23) - 128;
+            const int32_t y = rdbpot(hush_kern_logistic_q4(x_q4), 23) - 128;
             out[i] = (int8_t)clamp32(y, INT8_MIN, INT8_MAX);
         }
     }
@@ -233,11 +243,38 @@ void hush_kern_tanh_s8(const hush_kern_act *p, const int8_t *in, int8_t *out, in
         } else if (x >= p->input_range_radius) {
             out[i] = INT8_MAX;
         } else {
-            const int32_t x_q4 = hush_kern_mul_by_qm(x, p->input_multiplier, p->input_left_shift);
+            const int32_t x_q4 = mul_by_qm(x, p->input_multiplier, p->input_left_shift);
             /* Q0.31 -> 1/128 steps (31 - 7 bits), output zero point 0. */
-            const int32_t y = hush_kern_rdbpot(hush_kern_tanh_q4(x_q4), 24);
+            const int32_t y = rdbpot(hush_kern_tanh_q4(x_q4), 24);
             out[i] = (int8_t)clamp32(y, INT8_MIN, INT8_MAX);
         }
+    }
+}
+
+/* Entry i holds the output for the input whose bit pattern is i, so the lookup indexes with the
+ * input byte reinterpreted as unsigned. */
+static void act_table(void (*ref)(const hush_kern_act *, const int8_t *, int8_t *, int32_t),
+                      const hush_kern_act *p, int8_t *table) {
+    int8_t inputs[HUSH_KERN_LUT_SIZE];
+    for (int32_t i = 0; i < HUSH_KERN_LUT_SIZE; ++i) {
+        const uint8_t bits = (uint8_t)i;
+        memcpy(&inputs[i], &bits, 1);
+    }
+    ref(p, inputs, table, HUSH_KERN_LUT_SIZE);
+}
+
+void hush_kern_logistic_table(const hush_kern_act *p, int8_t *table) {
+    act_table(hush_kern_logistic_s8, p, table);
+}
+
+void hush_kern_tanh_table(const hush_kern_act *p, int8_t *table) {
+    act_table(hush_kern_tanh_s8, p, table);
+}
+
+void hush_kern_lut_s8(const int8_t *table, const int8_t *in, int8_t *out, int32_t n) {
+    const uint8_t *u = (const uint8_t *)in;
+    for (int32_t i = 0; i < n; ++i) {
+        out[i] = table[u[i]];
     }
 }
 
@@ -258,7 +295,7 @@ int32_t hush_kern_row_sum(const int8_t *row, int32_t depth) {
 
 static int8_t fc_output(const hush_kern_fc *p, int32_t r, int32_t acc) {
     const int32_t i = p->per_channel ? r : 0;
-    const int32_t y = hush_kern_mul_by_qm(acc, p->multiplier[i], (int)p->shift[i]);
+    const int32_t y = mul_by_qm(acc, p->multiplier[i], (int)p->shift[i]);
     return (int8_t)clamp32(y + p->output_offset, p->act_min, p->act_max);
 }
 
@@ -399,12 +436,12 @@ void hush_kern_addsub_prepare(hush_kern_addsub *p, float scale1, int32_t zp1, fl
 
 static int32_t addsub_scale(const hush_kern_addsub *p, int32_t v, int which) {
     const int32_t shifted = wrap_shl(v, p->left_shift);
-    return which == 1 ? hush_kern_mul_by_qm(shifted, p->input1_multiplier, p->input1_shift)
-                      : hush_kern_mul_by_qm(shifted, p->input2_multiplier, p->input2_shift);
+    return which == 1 ? mul_by_qm(shifted, p->input1_multiplier, p->input1_shift)
+                      : mul_by_qm(shifted, p->input2_multiplier, p->input2_shift);
 }
 
 static int8_t addsub_out(const hush_kern_addsub *p, int32_t raw) {
-    const int32_t y = hush_kern_mul_by_qm(raw, p->output_multiplier, p->output_shift);
+    const int32_t y = mul_by_qm(raw, p->output_multiplier, p->output_shift);
     return (int8_t)clamp32(y + p->output_offset, p->act_min, p->act_max);
 }
 
@@ -431,7 +468,7 @@ void hush_kern_mul_s8(const hush_kern_mul *p, const int8_t *a, const int8_t *b, 
     for (int32_t i = 0; i < n; ++i) {
         const int32_t prod = (p->input1_offset + a[i]) * (p->input2_offset + b[i]);
         const int32_t y =
-            p->output_offset + hush_kern_mul_by_qm(prod, p->output_multiplier, p->output_shift);
+            p->output_offset + mul_by_qm(prod, p->output_multiplier, p->output_shift);
         out[i] = (int8_t)clamp32(y, p->act_min, p->act_max);
     }
 }
@@ -439,7 +476,7 @@ void hush_kern_mul_s8(const hush_kern_mul *p, const int8_t *a, const int8_t *b, 
 void hush_kern_requant_s8(const hush_kern_requant *p, const int8_t *in, int8_t *out, int32_t n) {
     for (int32_t i = 0; i < n; ++i) {
         const int32_t x = (int32_t)in[i] - p->input_zero_point;
-        const int32_t y = hush_kern_mul_by_qm(x, p->multiplier, p->shift) + p->output_zero_point;
+        const int32_t y = mul_by_qm(x, p->multiplier, p->shift) + p->output_zero_point;
         out[i] = (int8_t)clamp32(y, INT8_MIN, INT8_MAX);
     }
 }
