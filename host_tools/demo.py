@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     if not ckpt.exists():
         timed("train", ["train", "--config", args.config, f"data_dir={data}", f"run_dir={out}/run"])
     timed("eval", ["eval", "--model", str(ckpt), "--set", str(data / "testset"),
-                   "--out", str(out / "eval")])
+                   "--out", str(out / "eval"), "--no-dnsmos"])
     tflite = out / "int8" / "model.tflite"
     timed("quantize", ["quantize", str(ckpt), "--out", str(out / "int8"),
                        "--calib-dir", str(data)])
@@ -89,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
         testset=data / "testset",
         seconds=args.stream_seconds,
         out_dir=out,
+        checkpoint=ckpt,
     )
     timings["firmware"] = round(time.monotonic() - t0, 1)
 
@@ -108,7 +109,7 @@ def _assemble(out: Path, ckpt: Path, firmware: dict, timings: dict, total: float
     parity = json.loads((out / "int8" / "parity.json").read_text())
     return {
         "quality": firmware["quality"],
-        "eval": eval_results.get("summary", eval_results),
+        "eval": {k: eval_results[k] for k in ("means", "per_snr", "speed", "n_files")},
         "parity": parity,
         "firmware": firmware["firmware"],
         "bit_exact": firmware["bit_exact"],

@@ -119,13 +119,11 @@ def run_firmware_check(
 
     delay = cfg.output_delay
     firmware_out = np.concatenate([result.device_out[delay:], np.zeros(delay, np.int16)])
-    signals = {
-        "noisy": noisy,
-        "int8 host (TFLite Micro)": load_enhancer(model_path)(noisy),
-        "firmware": firmware_out.astype(np.float32) / 32768.0,
-    }
+    signals = {"noisy": noisy}
     if checkpoint is not None:
         signals["float"] = load_enhancer(checkpoint)(noisy)
+    signals["int8 host (TFLite Micro)"] = load_enhancer(model_path)(noisy)
+    signals["firmware"] = firmware_out.astype(np.float32) / 32768.0
     quality = {
         name: {"pesq": pesq_wb(clean, y), "stoi": stoi(clean, y), "si_sdr": si_sdr(clean, y)}
         for name, y in signals.items()

@@ -1,6 +1,6 @@
 """`hushkit quantize`: checkpoint -> fully-int8 one-hop TFLite model + parity report.
 
-    hushkit quantize runs/default/best.pt --out build/model [--calib-dir data]
+    hushkit quantize runs/default/best.pt --out build/model [--calib-dir data] [--qat]
 
 Path: Keras mirror of `MaskNet.step` (keras_mirror.py) -> frozen concrete function ->
 TFLiteConverter (full-integer post-training quantization, calibrated on the float model's real
@@ -8,7 +8,8 @@ streaming state, calibrate.py) -> flatbuffer post-processing (tflite_model.py): 
 named `features`, `state_in`, `mask`, `state_out`; `state_in` moved onto `state_out`'s int8 grid
 so the state is copied back as bytes; a `hushkit` metadata entry with the DSP configuration,
 the model arguments and the checkpoint's sha256. Every tensor type and every operator is
-checked before the file is written.
+checked before the file is written. With --qat the float model is first fine-tuned with
+fake quantization (qat.py); the parity report still compares against the original checkpoint.
 """
 
 from __future__ import annotations
@@ -21,10 +22,14 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from hushkit.quantize import opset, tflite_model
+
+if TYPE_CHECKING:  # qat.py imports torch: keep `hushkit --help` fast
+    from hushkit.quantize.qat import QATConfig
 
 METADATA_NAME = "hushkit"
 GENERATOR = "hushkit quantize"
@@ -137,14 +142,24 @@ def quantize_checkpoint(
     checkpoint: str | Path,
     calib_dir: str | Path,
     n_hops: int | None = None,
+    qat: QATConfig | None = None,
+    qat_data: str | Path | None = None,
 ) -> Converted:
-    """Checkpoint -> finished .tflite bytes (post-training quantization)."""
+    """Checkpoint -> finished .tflite bytes: post-training quantization, after quantization-
+    aware fine-tuning on `qat_data`'s training mixtures (default: calib_dir) when `qat` is set."""
     from hushkit.quantize import calibrate
     from hushkit.training.checkpoint import load_model
 
     t0 = time.perf_counter()
     ckpt_bytes = Path(checkpoint).read_bytes()
     model = load_model(checkpoint)
+    extra = {}
+    if qat is not None:
+        from hushkit.quantize import qat as qat_mod
+
+        batches = qat_mod.mixture_batches(str(qat_data or calib_dir), qat)
+        model = qat_mod.finetune(model, batches, qat)
+        extra["qat"] = dataclasses.asdict(qat)
     clips = calibrate.load_clips(calib_dir)
     pairs = calibrate.streaming_pairs(model, clips, n_hops or calibrate.DEFAULT_HOPS)
     raw = convert_model(model, pairs)
@@ -154,6 +169,7 @@ def quantize_checkpoint(
         "checkpoint_sha256": hashlib.sha256(ckpt_bytes).hexdigest(),
         "generator": GENERATOR,
         "calibration_hops": len(pairs),
+        **extra,
     }
     data = finalize(raw, metadata)
     return Converted(data, tflite_model.describe(data), time.perf_counter() - t0)
@@ -183,13 +199,39 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--eval-clips", type=int, default=8, help="clips scored in the parity report")
     p.add_argument("--no-parity", action="store_true", help="skip the parity report")
+    p.add_argument(
+        "--qat",
+        action="store_true",
+        help="quantization-aware fine-tuning before conversion (when plain int8 loses too much)",
+    )
+    p.add_argument("--qat-steps", type=int, default=300, help="fine-tuning steps (default 300)")
+    p.add_argument("--qat-lr", type=float, default=1e-4, help="fine-tuning learning rate")
+    p.add_argument("--qat-batch", type=int, default=8, help="mixtures per fine-tuning step")
+    p.add_argument(
+        "--qat-data",
+        help="`hushkit data` directory whose training mixtures fine-tune (default: CALIB_DIR)",
+    )
     p.set_defaults(func=_cli)
+
+
+def _qat_config(args: argparse.Namespace) -> QATConfig | None:
+    """--qat settings; the loss takes the checkpoint's training settings where it has them."""
+    if not args.qat:
+        return None
+    from hushkit.quantize.qat import QATConfig
+    from hushkit.training.checkpoint import load
+
+    trained = load(args.checkpoint).get("config") or {}
+    loss = {k: trained[k] for k in ("compress", "complex_weight") if k in trained}
+    return QATConfig(steps=args.qat_steps, lr=args.qat_lr, batch_size=args.qat_batch, **loss)
 
 
 def _cli(args: argparse.Namespace) -> int:
     out = Path(args.out)
     try:
-        result = quantize_checkpoint(args.checkpoint, args.calib_dir)
+        result = quantize_checkpoint(
+            args.checkpoint, args.calib_dir, qat=_qat_config(args), qat_data=args.qat_data
+        )
     except (ValueError, FileNotFoundError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -6,7 +6,7 @@ Writes, into DIR:
     model_data.h / model_data.c   the exact model bytes as an `alignas(16)` const array + length
     hush_model_config.h           DSP framing (from hushkit.training.dsp, checked against the
                                   model's metadata), I/O tensor names, shapes and quantization,
-                                  operator list, arena estimate, model sha256
+                                  operator list, arena size, model sha256
 
 Generated files name their generator and the model's sha256, never a time, so the same model
 always gives the same bytes. The model is checked first: a TFLite flatbuffer, fully int8,
@@ -16,9 +16,11 @@ only operators of `hushkit.quantize.opset`, a DSP configuration the firmware sup
 from __future__ import annotations
 
 import argparse
+import ctypes
 import dataclasses
 import hashlib
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -27,12 +29,24 @@ from hushkit.training import dsp
 
 GENERATOR = "hushkit export"
 BYTES_PER_LINE = 12
-ARENA_ALIGN = 16  # bytes; the firmware planner aligns every tensor like TFLite Micro does
-# Beyond the activations the engine keeps, per FULLY_CONNECTED output channel, a requantization
-# multiplier and shift (2 x int32), and a fixed amount of per-op bookkeeping; the margin
-# covers what this estimate does not model. The firmware measures its real use at init.
-PER_CHANNEL_BYTES = 8
-ARENA_MARGIN_BYTES = 1024
+ARENA_ALIGN = 16  # bytes; HUSH_ARENA_BYTES is a multiple of it
+# HUSH_ARENA_BYTES is measured: the engine (hush_engine.c) is built for the host as well
+# (`make -C firmware/host`), and its init plans the arena exactly as on the device.
+# hush_engine_arena_used() leaves out the up to ENGINE_ALIGN - 1 bytes it may skip to align
+# the arena's start (the firmware's arena is alignas(16), so none there; counted anyway).
+# No 32-bit/64-bit margin is needed on top: everything the engine keeps in the arena has a
+# fixed width (FC: int32 folded bias per row, int32 multiplier + shift per channel, an
+# int16 copy of the input row; LOGISTIC/TANH: a 256-entry int8 table; activations: int8),
+# each block aligned to ENGINE_ALIGN on every target; pointers and size_t live in the
+# engine's state struct, not in the arena. Had the arena held pointer-sized data, the 64-bit
+# host would need more than the 32-bit Cortex-M, never less.
+ENGINE_ALIGN = 8
+# Fallback when the host library is not built (or older than the engine's sources): the
+# engine's persistent layout, modelled, plus every activation without reuse (an upper bound).
+INT32_BYTES = 4
+INT16_BYTES = 2
+ACTIVATION_TABLE_BYTES = 256  # LOGISTIC/TANH lookup table, one int8 output per input byte
+TABLE_OPS = ("LOGISTIC", "TANH")
 # DSP framings the firmware's pipeline is built for (CMSIS rfft size-specific inits).
 FIRMWARE_DSP = ("default", "lowlatency")
 IO_NAMES = ("features", "state_in", "mask", "state_out")
@@ -43,49 +57,89 @@ class ExportError(ValueError):
 
 
 @dataclasses.dataclass(frozen=True)
+class ArenaSize:
+    total: int  # HUSH_ARENA_BYTES
+    used: int  # what the engine plans (measured) or what the model of its plan gives
+    measured: bool
+    note: str  # where `used` comes from, for the header
+    reason: str = ""  # why it was not measured
+
+
+@dataclasses.dataclass(frozen=True)
 class Checked:
     data: bytes
     sha256: str
     info: tflite_model.ModelInfo
     dsp: dsp.DSPConfig
     metadata: dict
-    arena_bytes: int
-    activation_bytes: int
+    arena: ArenaSize
+
+    @property
+    def arena_bytes(self) -> int:
+        return self.arena.total
 
 
-def plan_activations(info: tflite_model.ModelInfo) -> int:
-    """Peak bytes of a greedy first-fit arena plan of every non-constant tensor.
+def _align(n: int, to: int) -> int:
+    return -(-n // to) * to
 
-    Lifetime of a tensor: from the operator that writes it (graph inputs: before the first)
-    to the last operator that reads it (graph outputs: to the end). Largest tensors are
-    placed first, each at the lowest 16-byte-aligned offset that overlaps no placed tensor
-    alive at the same time (TFLite Micro's GreedyMemoryPlanner works the same way).
-    """
-    n_ops = len(info.operators)
-    first: dict[int, int] = {i: -1 for i in info.inputs}
-    last: dict[int, int] = {i: n_ops for i in info.outputs}
-    for k, op in enumerate(info.operators):
-        for i in op.outputs:
-            first.setdefault(i, k)
-        for i in op.inputs:
-            if i >= 0 and not info.tensors[i].is_constant:
-                last[i] = max(last.get(i, k), k)
-    live = [i for i in first if not info.tensors[i].is_constant]
-    live.sort(key=lambda i: (-info.tensors[i].nbytes, i))
-    placed: list[tuple[int, int, int, int]] = []  # offset, end, first op, last op
-    peak = 0
-    for i in live:
-        size = -(-info.tensors[i].nbytes // ARENA_ALIGN) * ARENA_ALIGN
-        start, end = first[i], last.get(i, first[i])
-        clashes = sorted((o, e) for o, e, s, t in placed if not (t < start or end < s))
-        offset = 0
-        for o, e in clashes:
-            if offset + size <= o:
-                break
-            offset = max(offset, e)
-        placed.append((offset, offset + size, start, end))
-        peak = max(peak, offset + size)
-    return peak
+
+def activation_bound(info: tflite_model.ModelInfo) -> int:
+    """Bytes of every activation tensor side by side: what any lifetime-sharing plan stays
+    under (each tensor is placed at the end of one placed before it, or at 0)."""
+    return sum(_align(t.nbytes, ENGINE_ALIGN) for t in info.tensors if not t.is_constant)
+
+
+def estimate_persistent(info: tflite_model.ModelInfo) -> int:
+    """Bytes of per-op constants and scratch the engine keeps, by its layout (hush_engine.c)."""
+    total = 0
+    for op in info.operators:
+        if op.op == "FULLY_CONNECTED":
+            w = info.tensors[op.inputs[1]]
+            rows, depth = w.shape[0], w.shape[-1]
+            channels = rows if w.n_scales > 1 else 1
+            total += (
+                _align(rows * INT32_BYTES, ENGINE_ALIGN)
+                + 2 * _align(channels * INT32_BYTES, ENGINE_ALIGN)
+                + _align(_align(depth, 4) * INT16_BYTES, ENGINE_ALIGN)
+            )
+        elif op.op in TABLE_OPS:
+            total += ACTIVATION_TABLE_BYTES
+    return total
+
+
+def _host_library() -> tuple[ctypes.CDLL | None, str]:
+    """The host build of the engine, or the reason it cannot be used to measure."""
+    from hushkit import corelib
+
+    path = Path(os.environ.get("HUSHKIT_CORELIB", corelib.DEFAULT_LIBRARY))
+    try:
+        lib = corelib.load_library()
+    except corelib.CoreLibraryMissing as exc:
+        return None, str(exc)
+    # A library older than the engine's sources may plan a smaller arena than the firmware.
+    sources = corelib.REPO_ROOT / "firmware" / "core"
+    newest = max((f.stat().st_mtime for f in sources.glob("*/hush_*.[ch]")), default=0.0)
+    if path.exists() and newest > path.stat().st_mtime:
+        return None, f"{path} is older than {sources}: rebuild with `make -C firmware/host`"
+    return lib, ""
+
+
+def arena_size(data: bytes, info: tflite_model.ModelInfo) -> ArenaSize:
+    """HUSH_ARENA_BYTES for this model: measured with the host engine when it is built."""
+    estimate = estimate_persistent(info) + activation_bound(info)
+    lib, why = _host_library()
+    if lib is None:
+        total = _align(estimate + ENGINE_ALIGN - 1, ARENA_ALIGN)
+        return ArenaSize(total, estimate, False, "estimated: host engine library unusable", why)
+    from hushkit import corelib
+
+    try:
+        engine = corelib.Engine(data, max(corelib.Engine.DEFAULT_ARENA, 4 * estimate), lib)
+    except corelib.EngineError as exc:
+        raise ExportError(f"the firmware engine rejects this model: {exc}") from None
+    used = engine.arena_used
+    total = _align(used + ENGINE_ALIGN - 1, ARENA_ALIGN)
+    return ArenaSize(total, used, True, "measured with the host build of the firmware engine")
 
 
 def check_model(data: bytes, expect_dsp: str | None = None) -> Checked:
@@ -116,13 +170,8 @@ def check_model(data: bytes, expect_dsp: str | None = None) -> Checked:
     s_in, s_out = io["state_in"], io["state_out"]
     if (s_in.scale, s_in.zero_point) != (s_out.scale, s_out.zero_point):
         raise ExportError("state_in and state_out are on different int8 grids")
-    activations = plan_activations(info)
-    channels = sum(
-        info.tensors[op.outputs[0]].shape[-1] for op in info.operators if op.op == "FULLY_CONNECTED"
-    )
-    arena = activations + PER_CHANNEL_BYTES * channels + ARENA_MARGIN_BYTES
-    arena = -(-arena // ARENA_ALIGN) * ARENA_ALIGN
-    return Checked(data, hashlib.sha256(data).hexdigest(), info, cfg, metadata, arena, activations)
+    arena = arena_size(data, info)
+    return Checked(data, hashlib.sha256(data).hexdigest(), info, cfg, metadata, arena)
 
 
 def _firmware_dsp(stored: dict) -> dsp.DSPConfig:
@@ -198,9 +247,10 @@ def config_h(model: Checked, source_name: str) -> str:
         "",
         f'#define HUSH_MODEL_SHA256 "{model.sha256}"',
         f"#define HUSH_MODEL_BYTES {len(model.data)}",
-        "/* Estimate: greedy plan of the int8 activations "
-        f"({model.activation_bytes} bytes) + requantization",
-        " * data + margin. The engine measures its real use at init and fails if it is larger. */",
+        f"/* Arena: {model.arena.used} bytes {model.arena.note},",
+        f" * + up to {ENGINE_ALIGN - 1} bytes the engine may skip to align the arena's start. "
+        "Same on",
+        " * 32- and 64-bit targets (fixed-width contents). The engine checks it at init. */",
         f"#define HUSH_ARENA_BYTES {model.arena_bytes}",
         "",
         "/* I/O tensors, found by name: real = scale * (q - zero_point). */",
@@ -268,9 +318,11 @@ def _cli(args: argparse.Namespace) -> int:
     except (ValueError, FileNotFoundError) as exc:  # ExportError, TFLiteFormatError, op errors
         print(f"error: {args.model}: {exc}", file=sys.stderr)
         return 2
+    if not model.arena.measured:
+        print(f"warning: arena size not measured: {model.arena.reason}", file=sys.stderr)
     print(
         f"wrote {args.out}: model {len(model.data)} bytes (sha256 {model.sha256[:12]}), "
         f"DSP {model.dsp.name}, state {model.info.io_tensor('state_in').shape[-1]}, "
-        f"arena estimate {model.arena_bytes} bytes ({model.activation_bytes} activations)"
+        f"arena {model.arena_bytes} bytes ({model.arena.used} {model.arena.note})"
     )
     return 0

@@ -80,7 +80,7 @@ def test_export_writes_exact_bytes_and_config(models, tmp_path):
     assert np.float32(float(macros["HUSH_MASK_SCALE"].rstrip("f"))) == np.float32(mask.scale)
     assert int(macros["HUSH_MASK_ZERO_POINT"].strip("()")) == mask.zero_point
     assert macros["HUSH_STATE_IN_SCALE"] == macros["HUSH_STATE_OUT_SCALE"]
-    assert checked.activation_bytes < int(macros["HUSH_ARENA_BYTES"]) == checked.arena_bytes
+    assert checked.arena.used <= int(macros["HUSH_ARENA_BYTES"]) == checked.arena_bytes
     assert set(macros["HUSH_MODEL_OPS"].strip('"').split(",")) <= set(opset.SUPPORTED_OPS)
 
 
@@ -91,19 +91,45 @@ def test_export_is_reproducible(models, tmp_path):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
 
 
-def test_arena_plan_reuses_memory(models):
+def _header_macros(folder: Path) -> dict[str, str]:
+    text = (folder / "hush_model_config.h").read_text()
+    return dict(re.findall(r"#define (HUSH_\w+) (.+?)(?: /\*.*)?$", text, re.M))
+
+
+def test_arena_covers_what_the_engine_needs(models, tmp_path):
+    """HUSH_ARENA_BYTES, and the fallback estimate, hold the engine's real plan."""
+    from hushkit import corelib
+
+    try:
+        corelib.load_library()
+    except corelib.CoreLibraryMissing as exc:
+        pytest.skip(str(exc))
+    for name, path in models.items():
+        data = path.read_bytes()
+        checked = export.export(path, tmp_path / name)
+        arena = int(_header_macros(tmp_path / name)["HUSH_ARENA_BYTES"])
+        needed = corelib.Engine(data).arena_used
+        assert needed <= arena
+        assert corelib.Engine(data, arena).arena_used == needed  # init succeeds at that size
+        with pytest.raises(corelib.EngineError, match="needs"):
+            corelib.Engine(data, needed - 1)
+        if checked.arena.measured:
+            assert checked.arena.used == needed
+        info = tflite_model.describe(data)
+        assert export.estimate_persistent(info) + export.activation_bound(info) >= needed
+
+
+def test_arena_falls_back_to_estimate_without_host_engine(models, tmp_path, monkeypatch, capsys):
+    from hushkit.cli import main
+
+    monkeypatch.setattr(export, "_host_library", lambda: (None, "library not built"))
+    assert main(["export", str(models["default"]), "--out", str(tmp_path)]) == 0
+    assert "library not built" in capsys.readouterr().err
+    text = (tmp_path / "hush_model_config.h").read_text()
+    assert "estimated" in text and "library not built" not in text
     info = tflite_model.describe(models["default"].read_bytes())
-    every_activation = sum(-(-t.nbytes // 16) * 16 for t in info.tensors if not t.is_constant)
-    planned = export.plan_activations(info)
-    largest_op = max(
-        sum(
-            -(-info.tensors[i].nbytes // 16) * 16
-            for i in (*op.inputs, *op.outputs)
-            if i >= 0 and not info.tensors[i].is_constant
-        )
-        for op in info.operators
-    )
-    assert largest_op <= planned < every_activation
+    estimate = export.estimate_persistent(info) + export.activation_bound(info)
+    assert int(_header_macros(tmp_path)["HUSH_ARENA_BYTES"]) >= estimate
 
 
 @pytest.mark.skipif(shutil.which("gcc") is None, reason="needs a host C compiler")
@@ -198,4 +224,4 @@ def test_refuses_non_tflite_and_cli_reports_cleanly(models, tmp_path, capsys):
     assert main(["export", str(truncated), "--out", str(tmp_path / "o")]) == 2
     assert "error:" in capsys.readouterr().err
     assert main(["export", str(models["default"]), "--out", str(tmp_path / "ok")]) == 0
-    assert "arena estimate" in capsys.readouterr().out
+    assert "arena" in capsys.readouterr().out

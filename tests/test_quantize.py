@@ -289,3 +289,37 @@ def test_parity_within_bar(converted, fixture_set, tmp_path):
     assert report["mean"]["float"]["si_sdr"] > report["mean"]["noisy"]["si_sdr"]  # it learned
     assert report["tensor_error"]["mask"]["max_abs"] < 0.2
     assert report["passed"]
+
+
+def test_qat_weight_grid_is_per_channel_int8():
+    from hushkit.quantize import qat
+
+    w = torch.randn(5, 7) * torch.tensor([0.01, 0.1, 1.0, 3.0, 20.0])[:, None]
+    q = qat.fake_quant_weight(w)
+    steps = q / (w.abs().amax(dim=1, keepdim=True) / 127)
+    assert torch.allclose(steps, steps.round(), atol=1e-3)
+    assert steps.abs().max() <= 127 + 1e-3
+    assert (q - w).abs().max(dim=1).values.le(w.abs().amax(dim=1) / 254 + 1e-6).all()
+
+
+def test_quantize_qat_end_to_end(tmp_path, capsys):
+    """--qat: fine-tunes on prepared training mixtures, converts, and stays all-int8."""
+    from hushkit import cli
+
+    data = tmp_path / "data"
+    assert cli.main(["data", "--out", str(data), "--quick", "--no-babble"]) == 0
+    torch.manual_seed(0)
+    ckpt = tmp_path / "tiny.pt"
+    checkpoint.save(ckpt, MaskNet(ModelArgs(hidden=8)))
+    out = tmp_path / "out"
+    argv = ["quantize", str(ckpt), "--out", str(out), "--calib-dir", str(data), "--no-parity"]
+    assert cli.main([*argv, "--qat", "--qat-steps", "2", "--qat-batch", "2"]) == 0
+    assert "qat step 2/2" in capsys.readouterr().err
+    info = tflite_model.describe((out / "model.tflite").read_bytes())
+    convert.check_types(info)
+    opset.check_ops(info.ops)
+    meta = json.loads(info.metadata["hushkit"])
+    assert meta["qat"]["steps"] == 2
+    import hashlib
+
+    assert meta["checkpoint_sha256"] == hashlib.sha256(ckpt.read_bytes()).hexdigest()

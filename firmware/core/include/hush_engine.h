@@ -11,7 +11,8 @@
  * Weights and biases are read in place from the model bytes, which must stay valid and
  * unchanged for the engine's lifetime (4-byte aligned; the exported array is 16-byte aligned).
  * The arena (caller-owned, any alignment) receives per-op constants (folded bias rows,
- * per-channel multipliers, FC input scratch, a 256-byte lookup table per LOGISTIC and TANH) and
+ * per-channel multipliers, a 256-byte lookup table per LOGISTIC and TANH, one FC scratch for
+ * the widened input and row accumulators, shared by all FC ops as they run one at a time) and
  * all activation tensors (a RESHAPE output shares its input's bytes), planned at init by
  * lifetime with first-fit; hush_engine_arena_used() reports the bytes really used. Graph
  * inputs and outputs are never shared with another tensor: the caller writes inputs before

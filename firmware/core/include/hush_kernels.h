@@ -54,14 +54,15 @@ typedef struct {
     int32_t per_channel; /* 1: multiplier[r]/shift[r]; 0: multiplier[0]/shift[0] */
 } hush_kern_fc;
 
-/* Bytes of int16 scratch the FC kernel needs for a given depth (same on every target). */
-size_t hush_kern_fc_scratch_bytes(int32_t depth);
+/* Bytes of scratch the FC kernel needs (same on every target): the input widened to int16,
+ * then one int32 accumulator per row. */
+size_t hush_kern_fc_scratch_bytes(int32_t depth, int32_t rows);
 
 /* Sum of each weight row, used at init to fold the input zero point into row_const. */
 int32_t hush_kern_row_sum(const int8_t *row, int32_t depth);
 
 /* out[b][r] = clamp(requant(row_const[r] + sum_d w[r][d] * in[b][d]) + output_offset).
- * scratch: hush_kern_fc_scratch_bytes(depth) bytes, 4-byte aligned. */
+ * scratch: hush_kern_fc_scratch_bytes(depth, rows) bytes, 4-byte aligned. */
 void hush_kern_fc_s8(const hush_kern_fc *p, const int8_t *in, int8_t *out, int16_t *scratch);
 
 typedef struct {

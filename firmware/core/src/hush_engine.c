@@ -65,6 +65,7 @@ struct hush_engine {
     int16_t inputs[HUSH_ENGINE_MAX_IO];
     int16_t outputs[HUSH_ENGINE_MAX_IO];
     size_t persistent;
+    size_t fc_scratch; /* bytes of the one FC scratch all FC ops share (they run one by one) */
     size_t arena_used;
     int32_t bad_op;
     int32_t ready;
@@ -220,11 +221,12 @@ static hush_engine_status prep_fc(hush_engine *e, eng_op *op, const hush_tflite_
     if (hush_kern_activation_range(act, out->scale, out->zero_point, &p->act_min, &p->act_max)) {
         return HUSH_ENGINE_E_OP;
     }
-    /* Persistent layout: row_const[rows], multiplier[n], shift[n], then the input scratch. */
+    /* Persistent layout: row_const[rows], multiplier[n], shift[n]. */
     const size_t n_mult = p->per_channel ? (size_t)p->rows : 1u;
     op->persist = *persist;
-    *persist += align_up((size_t)p->rows * 4u) + 2u * align_up(n_mult * 4u) +
-                align_up(hush_kern_fc_scratch_bytes(p->depth));
+    *persist += align_up((size_t)p->rows * 4u) + 2u * align_up(n_mult * 4u);
+    const size_t scratch = align_up(hush_kern_fc_scratch_bytes(p->depth, p->rows));
+    e->fc_scratch = scratch > e->fc_scratch ? scratch : e->fc_scratch;
     return HUSH_ENGINE_OK;
 }
 
@@ -242,8 +244,7 @@ static void fill_fc(hush_engine *e, eng_op *op, uint8_t *base) {
     int32_t *mult = (int32_t *)(void *)q;
     q += align_up(n_mult * 4u);
     int32_t *shift = (int32_t *)(void *)q;
-    q += align_up(n_mult * 4u);
-    op->scratch = (int16_t *)(void *)q;
+    op->scratch = (int16_t *)(void *)(base + e->persistent - e->fc_scratch);
     const int32_t input_offset = -in->zero_point;
     for (int32_t r = 0; r < p->rows; ++r) {
         int32_t bias = 0;
@@ -597,7 +598,7 @@ hush_engine_status hush_engine_init(hush_engine *e, const uint8_t *model, size_t
         }
     }
     alias_reshapes(e);
-    e->persistent = align_up(persist);
+    e->persistent = align_up(persist) + e->fc_scratch;
     const size_t activations = plan_activations(e);
     const size_t pad = (size_t)((ARENA_ALIGN - ((uintptr_t)arena & (ARENA_ALIGN - 1u))) &
                                 (ARENA_ALIGN - 1u));
