@@ -53,6 +53,7 @@ demo: setup host-core
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) -m hushkit.demo $(DEMO_ARGS)
 
 test: setup host-core
+	$(VENV)/bin/ruff check host_tools training quantize tests
 	$(MAKE) -C firmware/host -s check
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) -m pytest -ra $(PYTEST_ARGS)
 

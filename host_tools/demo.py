@@ -145,16 +145,16 @@ def _markdown(report: dict) -> str:
         "|---|---|---|---|",
     ]
     for name, m in q.items():
-        lines.append(
-            f"| {name} | {_fmt(m.get('pesq'))} | {_fmt(m.get('stoi'), 3)} | {_fmt(m.get('si_sdr'))} |"
-        )
+        cells = (_fmt(m.get("pesq")), _fmt(m.get("stoi"), 3), _fmt(m.get("si_sdr")))
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
     ipc = fw["instructions_per_hop"]
     lines += [
         "",
         f"## Firmware on `{fw['target']}`",
         "",
-        f"- instructions per hop: mean {ipc['mean']:.0f}, min {ipc['min']:.0f}, max {ipc['max']:.0f}",
-        f"- flash {fw['flash_bytes']} B, RAM {fw['ram_bytes']} B, tensor arena {fw['arena_bytes']} B",
+        f"- {fw['cost_units']} per hop: mean {ipc['mean']:.0f}, min {ipc['min']}, max {ipc['max']}",
+        f"- flash {fw['flash_bytes']} B, RAM {fw['ram_bytes']} B, "
+        f"tensor arena {fw['arena_bytes']} B, stack used {fw['stack_bytes']} B",
         f"- bit-exact against the host pipeline: {be['hops']} hops, {be['mismatches']} mismatching",
         "",
     ]

@@ -73,7 +73,7 @@ def test_checkpoint_round_trip(tmp_path):
     checkpoint.save(path, model, config={"hidden": 16}, epoch=3)
     again = checkpoint.load_model(path)
     assert again.args == model.args
-    for (k, a), (_, b) in zip(model.state_dict().items(), again.state_dict().items()):
+    for (k, a), (_, b) in zip(model.state_dict().items(), again.state_dict().items(), strict=True):
         assert torch.equal(a, b), k
     payload = checkpoint.load(path)
     assert payload["dsp"]["n_fft"] == 128 and payload["epoch"] == 3
@@ -90,7 +90,8 @@ def test_config_overrides_and_errors(tmp_path):
     toml = tmp_path / "c.toml"
     toml.write_text('hidden = 32\ndsp = "lowlatency"\n')
     cfg = TrainConfig.from_toml(toml, ["epochs=3", "lr=0.01", "run_dir=/x"])
-    assert (cfg.hidden, cfg.dsp, cfg.epochs, cfg.lr, cfg.run_dir) == (32, "lowlatency", 3, 0.01, "/x")
+    got = (cfg.hidden, cfg.dsp, cfg.epochs, cfg.lr, cfg.run_dir)
+    assert got == (32, "lowlatency", 3, 0.01, "/x")
     # the saved resolved config reads back to the same values
     saved = tmp_path / "resolved.toml"
     saved.write_text(cfg.to_toml())
