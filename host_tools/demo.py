@@ -22,6 +22,9 @@ from hushkit import cli
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO_CONFIG = REPO / "training" / "configs" / "demo.toml"
+DEMO_QAT_STEPS = 100  # quantization-aware fine-tuning steps: a few minutes on 2 cores
+# `--quick`: enough training to exercise every stage, not to denoise well.
+QUICK_TRAINING = ["epochs=1", "steps_per_epoch=5", "batch_size=4", "hidden=16", "val_clips=2"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -41,6 +44,11 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--target", default="qemu-m4", help="firmware target (default: %(default)s)")
     p.add_argument("--config", default=str(DEMO_CONFIG), help="training config for the demo")
     p.add_argument(
+        "--quick",
+        action="store_true",
+        help="a smoke run in about a minute: small data set, a few training steps, tiny model",
+    )
+    p.add_argument(
         "--stream-seconds",
         type=float,
         default=10.0,
@@ -48,10 +56,12 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _stage(name: str, argv: list[str]) -> None:
+def _stage(name: str, argv: list[str], tolerated: tuple[int, ...] = ()) -> None:
     print(f"\n=== {name}: hushkit {' '.join(argv)}", file=sys.stderr, flush=True)
     code = cli.main(argv)
-    if code:
+    if code in tolerated:
+        print(f"=== {name} exited with {code}; the report records why", file=sys.stderr)
+    elif code:
         raise SystemExit(f"demo stopped: `hushkit {' '.join(argv)}` exited with {code}")
 
 
@@ -62,20 +72,24 @@ def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     timings: dict[str, float] = {}
 
-    def timed(name: str, argv: list[str]) -> None:
+    def timed(name: str, argv: list[str], tolerated: tuple[int, ...] = ()) -> None:
         t0 = time.monotonic()
-        _stage(name, argv)
+        _stage(name, argv, tolerated)
         timings[name] = round(time.monotonic() - t0, 1)
 
-    timed("data", ["data", "--out", str(data)])
+    timed("data", ["data", "--out", str(data), *(["--quick"] if args.quick else [])])
     ckpt = out / "run" / "best.pt"
     if not ckpt.exists():
-        timed("train", ["train", "--config", args.config, f"data_dir={data}", f"run_dir={out}/run"])
+        overrides = QUICK_TRAINING if args.quick else []
+        timed("train", ["train", "--config", args.config, f"data_dir={data}",
+                        f"run_dir={out}/run", *overrides])
     timed("eval", ["eval", "--model", str(ckpt), "--set", str(data / "testset"),
                    "--out", str(out / "eval"), "--no-dnsmos"])
     tflite = out / "int8" / "model.tflite"
+    # Exit status 1 = int8 missed the parity bar: the demo goes on and reports the numbers.
+    qat = [] if args.quick else ["--qat", "--qat-steps", str(DEMO_QAT_STEPS)]
     timed("quantize", ["quantize", str(ckpt), "--out", str(out / "int8"),
-                       "--calib-dir", str(data)])
+                       "--calib-dir", str(data), *qat], tolerated=(1,))
     timed("export", ["export", str(tflite), "--out", str(out / "export")])
     timed("build", ["build", "--target", args.target, "--model-dir", str(out / "export")])
 
@@ -87,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
         model_path=tflite,
         export_dir=out / "export",
         testset=data / "testset",
-        seconds=args.stream_seconds,
+        seconds=min(args.stream_seconds, 2.0) if args.quick else args.stream_seconds,
         out_dir=out,
         checkpoint=ckpt,
     )
