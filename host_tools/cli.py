@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "hushkit.quantize.export",
     "hushkit.firmware_build",
     "hushkit.ops",
+    "hushkit.bench",
     "hushkit.demo",
 )
 
