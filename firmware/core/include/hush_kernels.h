@@ -52,7 +52,13 @@ typedef struct {
     const int32_t *multiplier;
     const int32_t *shift;
     int32_t per_channel; /* 1: multiplier[r]/shift[r]; 0: multiplier[0]/shift[0] */
+    int32_t fast_requant; /* set by hush_kern_fc_plan_requant */
 } hush_kern_fc;
+
+/* Once every other field is filled: checks, from the weights, row constants and shifts, whether
+ * every accumulator stays below 2^30 and every row shifts right by 1..30, so the requantization
+ * can take a shorter path with the same results. */
+void hush_kern_fc_plan_requant(hush_kern_fc *p);
 
 /* Bytes of scratch the FC kernel needs (same on every target): the input widened to int16,
  * then one int32 accumulator per row. */

@@ -31,7 +31,7 @@ typedef struct {
     int n_fft;
     int hop;
     int window_stride;                    /* table step: HUSH_STFT_WINDOW_SIZE / n_fft */
-    float input[HUSH_STFT_MAX_N_FFT];     /* last n_fft input samples, full scale = 1.0 */
+    float input[HUSH_STFT_MAX_HOP];       /* last hop of input samples, full scale = 1.0 */
     float carry[HUSH_STFT_MAX_HOP];       /* overlap-add tail still owed to the output */
     float frame[HUSH_STFT_MAX_N_FFT];     /* FFT scratch: CMSIS overwrites its input */
 } hush_stft;

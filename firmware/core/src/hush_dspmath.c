@@ -3,12 +3,6 @@
 
 #include <string.h>
 
-/* ln 2 split so that e * HUSH_LN2_HI is exact for |e| < 2^8 (HUSH_LN2_HI has 16 significant
- * bits) and HUSH_LN2_LO carries the rest: the exponent term adds no rounding error. */
-#define HUSH_LN2_HI 0.693145751953125f
-#define HUSH_LN2_LO 1.42860676533018e-06f
-#define HUSH_SQRT2 1.41421356f
-
 static uint32_t float_bits(float f)
 {
     uint32_t u;
@@ -42,22 +36,7 @@ float hush_logf(float x)
         u = float_bits(x * 8388608.0f);
         e = -23;
     }
-    e += (int32_t)((u >> 23) & 0xffu) - 127;
-    float m = bits_float((u & 0x007fffffu) | 0x3f800000u); /* mantissa in [1, 2) */
-    if (m > HUSH_SQRT2) {
-        /* Centre the mantissa on 1, m in [0.707, 1.414], so |s| <= 0.172 below. */
-        m *= 0.5f;
-        e += 1;
-    }
-    /* ln m = 2 atanh(s) = 2 (s + s^3/3 + s^5/5 + ...), s = (m - 1) / (m + 1). m - 1 is exact
-     * (Sterbenz), so the result is relative-accurate even for m near 1. Truncating after s^9
-     * leaves an error below 2 s^11 / 11 < 1e-9. */
-    float s = (m - 1.0f) / (m + 1.0f);
-    float s2 = s * s;
-    float tail = s2 * (0.33333334f + s2 * (0.2f + s2 * (0.14285715f + s2 * 0.11111111f)));
-    float ln_m = 2.0f * s + 2.0f * s * tail;
-    float ef = (float)e;
-    return ef * HUSH_LN2_HI + (ln_m + ef * HUSH_LN2_LO);
+    return hush_log_bits(u, e);
 }
 
 float hush_expf(float x)

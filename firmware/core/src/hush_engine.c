@@ -271,6 +271,7 @@ static void fill_fc(hush_engine *e, eng_op *op, uint8_t *base) {
     p->row_const = row_const;
     p->multiplier = mult;
     p->shift = shift;
+    hush_kern_fc_plan_requant(p);
 }
 
 static hush_engine_status prep_act(hush_engine *e, eng_op *op, size_t *persist) {

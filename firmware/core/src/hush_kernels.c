@@ -71,6 +71,58 @@ static inline int32_t mul_by_qm(int32_t x, int32_t multiplier, int shift) {
                      : mul_by_qm_right(x, multiplier, -shift);
 }
 
+/* ---- fast requantization for bounded inputs ----
+ *
+ * For |x| < 2^30 the doubling high multiply srdhm(x, m) = floor((x * m + 2^30) / 2^31) equals
+ * floor((2x * m + 2^31) / 2^32), which is one SMMULR of 2x (no saturation case, no 64-bit
+ * add). The rounding right shift by r, half away from zero, is then
+ * (v + [v < 0 ? -1 : 0] + 2^(r-1)) >> r: with |v| < 2^30 and r <= 30 nothing overflows. The
+ * kernels take this path when init-time bounds guarantee those ranges, and the exact general
+ * code otherwise, so the result is the reference's either way. */
+#define FAST_MAX_RIGHT 30
+#define FAST_LIMIT ((int32_t)1 << 30) /* |x| bound for the doubled high multiply */
+
+static inline int32_t mulhi_round(int32_t a, int32_t b) {
+#if HUSH_KERN_DSP
+    int32_t r;
+    __asm__("smmulr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+#else
+    return (int32_t)(((int64_t)a * (int64_t)b + ((int64_t)1 << 31)) >> 32);
+#endif
+}
+
+/* Right shift of a rounding step: r, 2^(r-1) (0 when r = 0) and the mask that keeps the
+ * negative-value correction only when r > 0 (for r = 0 the value passes unchanged). */
+typedef struct {
+    int32_t right;
+    int32_t round;
+    int32_t sign_mask;
+} fast_shift;
+
+static fast_shift fast_shift_of(int32_t shift) {
+    const int32_t right = -shift;
+    fast_shift f = {right, right > 0 ? (int32_t)1 << (right - 1) : 0, right > 0 ? -1 : 0};
+    return f;
+}
+
+/* mul_by_qm(x, m, -f.right) for |x| < 2^30 (x2 = 2x is passed in). */
+static inline int32_t fast_qm(int32_t x2, int32_t m, fast_shift f) {
+    const int32_t v = mulhi_round(x2, m);
+    return (v + ((v >> 31) & f.sign_mask) + f.round) >> f.right;
+}
+
+static inline int32_t clamp_s8(int32_t x) {
+#if HUSH_KERN_DSP
+    return __ssat(x, 8);
+#else
+    return clamp32(x, INT8_MIN, INT8_MAX);
+#endif
+}
+
+/* Shifts the fast path supports: no left part, at most FAST_MAX_RIGHT to the right. */
+static int fast_shift_ok(int32_t shift) { return shift <= 0 && shift >= -FAST_MAX_RIGHT; }
+
 int32_t hush_kern_mul_by_qm(int32_t x, int32_t multiplier, int shift) {
     if (multiplier == INT32_MIN) {
         /* the one product srdhm saturates (x << left == INT32_MIN): the two-step reference */
@@ -316,9 +368,58 @@ int32_t hush_kern_row_sum(const int8_t *row, int32_t depth) {
     return sum;
 }
 
+void hush_kern_fc_plan_requant(hush_kern_fc *p) {
+    p->fast_requant = 0;
+    if (p->act_min != INT8_MIN || p->act_max != INT8_MAX) {
+        return;
+    }
+    const int32_t n_mult = p->per_channel ? p->rows : 1;
+    for (int32_t i = 0; i < n_mult; ++i) {
+        /* right = 0 would need the sign correction masked per row: keep those on the exact path */
+        if (!fast_shift_ok(p->shift[i]) || p->shift[i] == 0) {
+            return;
+        }
+    }
+    for (int32_t r = 0; r < p->rows; ++r) {
+        /* |acc| <= |row_const| + 128 * sum |w|: int8 inputs minus their zero point fold into
+         * row_const, so the data term is sum w * x with x in [-128, 127]. */
+        const int8_t *w = p->weights + (size_t)r * (size_t)p->depth;
+        int64_t bound = p->row_const[r] < 0 ? -(int64_t)p->row_const[r] : p->row_const[r];
+        for (int32_t d = 0; d < p->depth; ++d) {
+            bound += 128 * (w[d] < 0 ? -(int64_t)w[d] : (int64_t)w[d]);
+        }
+        if (bound >= FAST_LIMIT) {
+            return;
+        }
+    }
+    p->fast_requant = 1;
+}
+
+/* The fast path (see hush_kern_fc_plan_requant): every row shifts right by 1..30 and its
+ * accumulator is below 2^30, about 16 instructions per output on Cortex-M4. */
+static void fc_requant_fast(const hush_kern_fc *p, const int32_t *acc, int8_t *out) {
+    const int32_t *mult = p->multiplier;
+    const int32_t *shift = p->shift;
+    const int32_t step = p->per_channel ? 1 : 0;
+    const int32_t offset = p->output_offset;
+    const int32_t rows = p->rows;
+    for (int32_t r = 0; r < rows; ++r) {
+        const int32_t right = -*shift;
+        const int32_t v = mulhi_round(acc[r] * 2, *mult);
+        const int32_t y = ((v + (v >> 31) + ((int32_t)1 << (right - 1))) >> right) + offset;
+        out[r] = (int8_t)clamp_s8(y);
+        mult += step;
+        shift += step;
+    }
+}
+
 /* Requantizes the accumulators of all rows in one tight loop (nothing reloaded per row). Row
  * multipliers below one (shift <= 0, the usual case) take a path without the left shift. */
 static void fc_requant(const hush_kern_fc *p, const int32_t *acc, int8_t *out) {
+    if (p->fast_requant) {
+        fc_requant_fast(p, acc, out);
+        return;
+    }
     const int32_t *mult = p->multiplier;
     const int32_t *shift = p->shift;
     const int32_t step = p->per_channel ? 1 : 0;
@@ -500,6 +601,36 @@ void hush_kern_addsub_prepare(hush_kern_addsub *p, float scale1, int32_t zp1, fl
 
 /* ADD (sign 1) and SUB (sign -1), parameters held in locals so the per-element loop reloads
  * nothing; each input is shifted left by 20 (its values fit 9 bits) and rescaled. */
+/* Fast ADD/SUB loop with sign folded in at compile time (always inlined, one copy per sign,
+ * so the loop holds no sign test) and the int8 clamp as one saturation. */
+static inline __attribute__((always_inline)) void addsub_fast(const hush_kern_addsub *p,
+                                                              const int8_t *a, const int8_t *b,
+                                                              int8_t *out, int32_t n, int sign) {
+    const int32_t m1 = p->input1_multiplier;
+    const int32_t m2 = p->input2_multiplier;
+    const int32_t mo = p->output_multiplier;
+    const fast_shift f1 = fast_shift_of(p->input1_shift);
+    const fast_shift f2 = fast_shift_of(p->input2_shift);
+    const fast_shift fo = fast_shift_of(p->output_shift);
+    const int32_t k1 = p->input1_offset * (1 << 21); /* (a + off) << 21 = (a << 21) + (off << 21) */
+    const int32_t k2 = p->input2_offset * (1 << 21);
+    const int32_t out_off = p->output_offset;
+    for (int32_t i = 0; i < n; ++i) {
+        const int32_t sa = fast_qm(wrap_shl(a[i], 21) + k1, m1, f1);
+        const int32_t sb = fast_qm(wrap_shl(b[i], 21) + k2, m2, f2);
+        const int32_t raw = sign > 0 ? sa + sb : sa - sb;
+        out[i] = (int8_t)clamp_s8(fast_qm(raw * 2, mo, fo) + out_off);
+    }
+}
+
+/* Inputs (a + off) << 20 stay below 255 * 2^20 < 2^28 and their rescaled sum below 2^29 (input
+ * multipliers are at most 1/2): the fast requantization applies when its shifts do. */
+static int addsub_fast_ok(const hush_kern_addsub *p) {
+    return p->left_shift == 20 && fast_shift_ok(p->input1_shift) &&
+           fast_shift_ok(p->input2_shift) && fast_shift_ok(p->output_shift) &&
+           p->act_min == INT8_MIN && p->act_max == INT8_MAX;
+}
+
 static inline void addsub_s8(const hush_kern_addsub *p, const int8_t *a, const int8_t *b,
                              int8_t *out, int32_t n, int sign) {
     const int32_t off1 = p->input1_offset;
@@ -524,11 +655,19 @@ static inline void addsub_s8(const hush_kern_addsub *p, const int8_t *a, const i
 
 void hush_kern_add_s8(const hush_kern_addsub *p, const int8_t *a, const int8_t *b, int8_t *out,
                       int32_t n) {
+    if (addsub_fast_ok(p)) {
+        addsub_fast(p, a, b, out, n, 1);
+        return;
+    }
     addsub_s8(p, a, b, out, n, 1);
 }
 
 void hush_kern_sub_s8(const hush_kern_addsub *p, const int8_t *a, const int8_t *b, int8_t *out,
                       int32_t n) {
+    if (addsub_fast_ok(p)) {
+        addsub_fast(p, a, b, out, n, -1);
+        return;
+    }
     addsub_s8(p, a, b, out, n, -1);
 }
 
@@ -541,6 +680,15 @@ void hush_kern_mul_s8(const hush_kern_mul *p, const int8_t *a, const int8_t *b, 
     const int32_t out_off = p->output_offset;
     const int32_t lo = p->act_min;
     const int32_t hi = p->act_max;
+    if (fast_shift_ok(so) && lo == INT8_MIN && hi == INT8_MAX) {
+        /* |prod| <= 255^2 < 2^16: well inside the fast path's 2^30 */
+        const fast_shift fo = fast_shift_of(so);
+        for (int32_t i = 0; i < n; ++i) {
+            const int32_t prod = (off1 + a[i]) * (off2 + b[i]);
+            out[i] = (int8_t)clamp_s8(out_off + fast_qm(prod * 2, mo, fo));
+        }
+        return;
+    }
     for (int32_t i = 0; i < n; ++i) {
         const int32_t prod = (off1 + a[i]) * (off2 + b[i]);
         out[i] = (int8_t)clamp32(out_off + mul_by_qm(prod, mo, so), lo, hi);

@@ -212,7 +212,8 @@ static int run_model(hush_pipeline *p)
 {
     hush_stft_power(&p->stft, p->spec, p->bins);
     for (int k = 0; k < p->n_bins; k++) {
-        const float feature = hush_logf(p->bins[k] + HUSH_PIPELINE_LOG_POWER_EPS);
+        /* power >= 0, so the argument is at least 1e-10: a normal float */
+        const float feature = hush_logf_normal(p->bins[k] + HUSH_PIPELINE_LOG_POWER_EPS);
         p->tap_features[k] = quantize(feature, &p->features);
     }
     memcpy(p->features.data, p->tap_features, (size_t)p->n_bins);

@@ -41,17 +41,22 @@ void hush_stft_reset(hush_stft *s)
 
 void hush_stft_analyze(hush_stft *s, const int16_t *in, float *spec)
 {
-    const int n = s->n_fft;
     const int hop = s->hop;
+    const int stride = s->window_stride;
+    const float *w = hush_stft_window;
+    float *frame = s->frame;
 
-    memmove(s->input, s->input + hop, (size_t)(n - hop) * sizeof s->input[0]);
+    /* The window covers the previous hop (kept in s->input) then the new one: hop = n_fft / 2,
+     * so the history is one hop long and is replaced, not shifted. */
     for (int i = 0; i < hop; i++) {
-        s->input[n - hop + i] = (float)in[i] * HUSH_STFT_PCM_INV_SCALE;
+        frame[i] = s->input[i] * w[i * stride];
     }
-    for (int i = 0; i < n; i++) {
-        s->frame[i] = s->input[i] * hush_stft_window[i * s->window_stride];
+    for (int i = 0; i < hop; i++) {
+        const float x = (float)in[i] * HUSH_STFT_PCM_INV_SCALE;
+        frame[hop + i] = x * w[(hop + i) * stride];
+        s->input[i] = x;
     }
-    arm_rfft_fast_f32(&s->rfft, s->frame, spec, 0);
+    arm_rfft_fast_f32(&s->rfft, frame, spec, 0);
 }
 
 void hush_stft_power(const hush_stft *s, const float *spec, float *power)
