@@ -168,8 +168,55 @@ static void test_corrupt_models(void) {
     }
 }
 
+/* xorshift32: a fixed, portable sequence so a failure reproduces. */
+static uint32_t next_random(uint32_t *state) {
+    uint32_t x = *state;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    *state = x;
+    return x;
+}
+
+/* The kernels' fast requantization against the exact reference inside the bounds the kernels
+ * prove before taking it: |x| < 2^30, shift in [-30, -1], any non-negative multiplier. Edge
+ * values (bounds, ties, zero) are mixed in with uniform ones. */
+static void test_fast_requant(void) {
+    static const int32_t edge_x[] = {0, 1, -1, 2, -2, (1 << 30) - 1, -((1 << 30) - 1), 1 << 29,
+                                     -(1 << 29)};
+    static const int32_t edge_m[] = {0, 1, 1 << 30, INT32_MAX, (1 << 30) + 1};
+    uint32_t state = 0x9e3779b9u;
+    int32_t mismatches = 0;
+    int32_t checked = 0;
+    for (int32_t i = 0; i < 400000; ++i) {
+        const uint32_t r = next_random(&state);
+        int32_t x = (int32_t)(next_random(&state) % ((1u << 31) - 1u)) - ((1 << 30) - 1);
+        int32_t m = (int32_t)(next_random(&state) >> 1);
+        if ((r & 7u) == 0) {
+            x = edge_x[(r >> 3) % (sizeof edge_x / sizeof edge_x[0])];
+        } else if ((r & 7u) == 1) {
+            x = (int32_t)(x >> (r >> 27)); /* small magnitudes, where ties are common */
+        }
+        if ((r & 0x300u) == 0) {
+            m = edge_m[(r >> 10) % (sizeof edge_m / sizeof edge_m[0])];
+        }
+        const int shift = -1 - (int)((r >> 12) % 30u);
+        if (hush_kern_mul_by_qm_fast(x, m, shift) != hush_kern_mul_by_qm(x, m, shift)) {
+            if (mismatches < 5) {
+                printf("fast requantize differs: x %ld m %ld shift %d\n", (long)x, (long)m,
+                       shift);
+            }
+            ++mismatches;
+        }
+        ++checked;
+    }
+    CHECK(checked == 400000);
+    CHECK(mismatches == 0);
+}
+
 int main(void) {
     test_fixed_point();
+    test_fast_requant();
     test_activation_range();
     test_valid_model();
     test_corrupt_models();

@@ -121,6 +121,24 @@ static void test_spectrum(int n_fft)
     }
     snprintf(what, sizeof what, "n_fft %d: gains map to DC, Nyquist and (re, im) pairs", n_fft);
     check(ok, what);
+
+    /* The table lookup applies the same gains as the direct form. */
+    float table[256];
+    uint8_t index[HUSH_STFT_MAX_BINS];
+    for (int i = 0; i < 256; i++) {
+        table[i] = 0.25f + (float)i / 128.0f;
+    }
+    for (int k = 0; k <= n_fft / 2; k++) {
+        index[k] = (uint8_t)((k * 37 + 11) & 0xff);
+        gain[k] = table[index[k]];
+    }
+    float direct[HUSH_STFT_MAX_N_FFT];
+    memcpy(direct, before, sizeof direct);
+    memcpy(spec, before, sizeof before);
+    hush_stft_apply_gains(&s, direct, gain);
+    hush_stft_apply_gain_table(&s, spec, index, table);
+    snprintf(what, sizeof what, "n_fft %d: gain table lookup equals the direct gains", n_fft);
+    check(memcmp(direct, spec, (size_t)n_fft * sizeof(float)) == 0, what);
 }
 
 static void test_logf(void)
@@ -145,6 +163,32 @@ static void test_logf(void)
     check(hush_logf(1.0f) == 0.0f, "hush_logf(1) == 0");
     check(isinf(hush_logf(0.0f)) && hush_logf(0.0f) < 0.0f, "hush_logf(0) == -inf");
     check(isnan(hush_logf(-1.0f)), "hush_logf(-1) is NaN");
+}
+
+static void test_log_feature(void)
+{
+    double max_abs = 0.0;
+    float worst = 0.0f;
+    /* Every 31st float over the feature range, power + 1e-10 in [1e-10, 65536], and past it. */
+    uint32_t lo;
+    uint32_t hi;
+    const float x_lo = 1e-10f;
+    const float x_hi = 1048576.0f;
+    memcpy(&lo, &x_lo, sizeof lo);
+    memcpy(&hi, &x_hi, sizeof hi);
+    for (uint32_t u = lo; u <= hi; u += 31) {
+        float x;
+        memcpy(&x, &u, sizeof x);
+        const double err = fabs((double)hush_log_feature(x) - log((double)x));
+        if (err > max_abs) {
+            max_abs = err;
+            worst = x;
+        }
+    }
+    char what[160];
+    snprintf(what, sizeof what, "hush_log_feature max absolute error %.2e (at %.9g)", max_abs,
+             worst);
+    check(max_abs < 4e-6, what);
 }
 
 static void test_expf(void)
@@ -172,6 +216,13 @@ static void test_rint(void)
     check(hush_round_clamp(1e30f, -128, 127) == 127 && hush_round_clamp(-1e30f, -128, 127) == -128
               && hush_round_clamp(NAN, -128, 127) == -128 && hush_round_clamp(126.6f, -128, 127) == 127,
           "hush_round_clamp saturates");
+    const float sat_in[] = {0.5f, 1.5f, -2.5f, 32766.5f, 32767.4f, 32767.5f, -32768.5f, -32767.5f,
+                            1e30f, -1e30f, 12345.678f};
+    ok = 1;
+    for (size_t i = 0; i < sizeof sat_in / sizeof sat_in[0]; i++) {
+        ok &= hush_round_sat16(sat_in[i]) == hush_round_clamp(sat_in[i], INT16_MIN, INT16_MAX);
+    }
+    check(ok && hush_round_sat16(NAN) == 0, "hush_round_sat16 rounds to even and saturates");
 }
 
 int main(void)
@@ -181,6 +232,7 @@ int main(void)
     test_spectrum(256);
     test_spectrum(128);
     test_logf();
+    test_log_feature();
     test_expf();
     test_rint();
     check(hush_stft_init(&(hush_stft){0}, 512) != 0, "unsupported n_fft rejected");

@@ -58,6 +58,31 @@ static inline float hush_logf_normal(float x)
     return hush_log_bits(b.u, 0);
 }
 
+/* ln x for a positive normal finite float, to an absolute error below 4e-6 for x in
+ * [1e-10, 2^20]: the feature log, whose result is quantized in steps of about 0.1. x = 2^e m
+ * with m in [0.707, 1.414) comes from integer operations only (subtracting the bits of 0.707
+ * splits exponent and mantissa at that point), the series stops after s^5 (remainder below
+ * 2 s^7 / 7 < 1.3e-6) and ln 2 is one float: about fourteen instructions cheaper per bin than
+ * hush_logf_normal, and deterministic the same way. */
+static inline float hush_log_feature(float x)
+{
+    union {
+        float f;
+        uint32_t u;
+    } b = {x};
+    const int32_t e = ((int32_t)b.u - 0x3f3504f3) >> 23; /* arithmetic shift */
+    union {
+        uint32_t u;
+        float f;
+    } m_bits = {b.u - ((uint32_t)e << 23)};
+    const float m = m_bits.f;
+    const float s = (m - 1.0f) / (m + 1.0f);
+    const float s2 = s * s;
+    const float two_s = 2.0f * s;
+    const float ln_m = two_s + two_s * (s2 * (0.33333334f + s2 * 0.2f));
+    return (float)e * 0.693147182f + ln_m;
+}
+
 /* Natural logarithm. Relative error below 5e-7 for all positive normal and subnormal inputs
  * (measured against double-precision log in tests/c/test_stft.c). x == 0 gives -inf, x < 0
  * or NaN gives NaN, +inf gives +inf. */
@@ -87,6 +112,27 @@ static inline int32_t hush_round_clamp(float v, int32_t lo, int32_t hi)
         return hi;
     }
     return (int32_t)hush_rintf(v);
+}
+
+/* clamp(rint(v), -32768, 32767) for any float v, NaN giving 0. On Cortex-M with an FPU this is
+ * VCVTR (round to nearest even, the FPSCR default; saturating to int32, NaN to 0) and SSAT:
+ * two instructions where hush_round_clamp needs two float compares. The portable version gives
+ * the same result for every input. */
+static inline int16_t hush_round_sat16(float v)
+{
+#if defined(__arm__) && defined(__ARM_FP) && defined(__ARM_FEATURE_SAT) && __ARM_FEATURE_SAT
+    float r;
+    int32_t i;
+    __asm__("vcvtr.s32.f32 %0, %1" : "=t"(r) : "t"(v));
+    __asm__("vmov %0, %1" : "=r"(i) : "t"(r));
+    __asm__("ssat %0, #16, %1" : "=r"(i) : "r"(i));
+    return (int16_t)i;
+#else
+    if (v != v) {
+        return 0;
+    }
+    return (int16_t)hush_round_clamp(v, INT16_MIN, INT16_MAX);
+#endif
 }
 
 #ifdef __cplusplus

@@ -29,6 +29,11 @@ int32_t hush_kern_rdbpot(int32_t x, int exponent);
  * of the shift applied before and the right part (rounded) after the high multiply. */
 int32_t hush_kern_mul_by_qm(int32_t x, int32_t multiplier, int shift);
 
+/* hush_kern_mul_by_qm on the kernels' fast path: one rounding high multiply of 2x and a
+ * rounding right shift. Equal to hush_kern_mul_by_qm when |x| < 2^30 and shift is in
+ * [-30, -1]; the kernels take it only where init-time bounds guarantee that. */
+int32_t hush_kern_mul_by_qm_fast(int32_t x, int32_t multiplier, int shift);
+
 /* TFLite's QuantizeMultiplier: real = multiplier * 2^(shift - 31), multiplier in [2^30, 2^31). */
 void hush_kern_quantize_multiplier(double real, int32_t *multiplier, int *shift);
 
@@ -68,8 +73,12 @@ size_t hush_kern_fc_scratch_bytes(int32_t depth, int32_t rows);
 int32_t hush_kern_row_sum(const int8_t *row, int32_t depth);
 
 /* out[b][r] = clamp(requant(row_const[r] + sum_d w[r][d] * in[b][d]) + output_offset).
- * scratch: hush_kern_fc_scratch_bytes(depth, rows) bytes, 4-byte aligned. */
-void hush_kern_fc_s8(const hush_kern_fc *p, const int8_t *in, int8_t *out, int16_t *scratch);
+ * scratch: hush_kern_fc_scratch_bytes(depth, rows) bytes, 4-byte aligned; its first part holds
+ * the input widened to int16 afterwards when batches == 1. widened: 1 when scratch already
+ * holds this very input widened (an earlier FC of the same input, batches == 1, and no FC of
+ * another input in between), so the widening is skipped; 0 otherwise. */
+void hush_kern_fc_s8(const hush_kern_fc *p, const int8_t *in, int8_t *out, int16_t *scratch,
+                     int widened);
 
 typedef struct {
     int32_t input_zero_point;

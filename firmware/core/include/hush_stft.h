@@ -52,6 +52,11 @@ void hush_stft_power(const hush_stft *s, const float *spec, float *power);
 /* spec *= gain per bin (n_fft/2 + 1 real gains, DC .. Nyquist). */
 void hush_stft_apply_gains(const hush_stft *s, float *spec, const float *gain);
 
+/* spec *= table[index[k]] per bin k = 0 .. n_fft/2: the gains looked up by (for instance) the
+ * bits of the int8 mask, without materializing them. */
+void hush_stft_apply_gain_table(const hush_stft *s, float *spec, const uint8_t *index,
+                                const float *table);
+
 /* Inverse-transform `spec` (destroyed), window, overlap-add and write `hop` samples to `out`
  * (int16, rounded to nearest even, saturated). */
 void hush_stft_synthesize(hush_stft *s, float *spec, int16_t *out);

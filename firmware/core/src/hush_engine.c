@@ -66,6 +66,9 @@ struct hush_engine {
     int16_t outputs[HUSH_ENGINE_MAX_IO];
     size_t persistent;
     size_t fc_scratch; /* bytes of the one FC scratch all FC ops share (they run one by one) */
+    /* Tensor whose widened copy the FC scratch holds during an invoke (-1: none). A tensor is
+     * written once per invoke, before its readers, so the copy stays valid for all of them. */
+    int32_t widened_tensor;
     size_t arena_used;
     int32_t bad_op;
     int32_t ready;
@@ -716,6 +719,7 @@ hush_engine_status hush_engine_invoke(hush_engine *e) {
     if (!e->ready) {
         return HUSH_ENGINE_E_MODEL;
     }
+    e->widened_tensor = -1;
     for (int32_t i = 0; i < e->n_ops; ++i) {
         const eng_op *op = &e->ops[i];
         const eng_tensor *out = &e->tensors[op->out];
@@ -724,7 +728,8 @@ hush_engine_status hush_engine_invoke(hush_engine *e) {
         const int32_t n = out->num_elements;
         switch (op->code) {
         case HUSH_TFLITE_OP_FULLY_CONNECTED:
-            hush_kern_fc_s8(&op->p.fc, a, y, op->scratch);
+            hush_kern_fc_s8(&op->p.fc, a, y, op->scratch, op->in[0] == e->widened_tensor);
+            e->widened_tensor = op->p.fc.batches == 1 ? op->in[0] : -1;
             break;
         case HUSH_TFLITE_OP_LOGISTIC:
         case HUSH_TFLITE_OP_TANH:

@@ -92,24 +92,24 @@ static inline int32_t mulhi_round(int32_t a, int32_t b) {
 #endif
 }
 
-/* Right shift of a rounding step: r, 2^(r-1) (0 when r = 0) and the mask that keeps the
- * negative-value correction only when r > 0 (for r = 0 the value passes unchanged). */
-typedef struct {
-    int32_t right;
-    int32_t round;
-    int32_t sign_mask;
-} fast_shift;
-
-static fast_shift fast_shift_of(int32_t shift) {
-    const int32_t right = -shift;
-    fast_shift f = {right, right > 0 ? (int32_t)1 << (right - 1) : 0, right > 0 ? -1 : 0};
-    return f;
+/* v / 2^right rounded half away from zero, for right in 1..30 and c = 2^(right-1): the
+ * negative-value correction of the rounding is the bare sign bit. A caller may add k * 2^right
+ * to c to add k to the result, when the sum stays inside int32. */
+static inline int32_t round_right(int32_t v, int32_t right, int32_t c) {
+    return (v + (v >> 31) + c) >> right;
 }
 
-/* mul_by_qm(x, m, -f.right) for |x| < 2^30 (x2 = 2x is passed in). */
-static inline int32_t fast_qm(int32_t x2, int32_t m, fast_shift f) {
-    const int32_t v = mulhi_round(x2, m);
-    return (v + ((v >> 31) & f.sign_mask) + f.round) >> f.right;
+/* mul_by_qm(x, m, shift) for |x| < 2^30 and shift in [-30, -1], as the FC requantization
+ * runs it. floor((u + 2^(right-1)) / 2^right) = floor((floor(u / 2^(right-1)) + 1) / 2) with
+ * u = v + [v < 0 ? -1 : 0] and right - 1 = ~shift: no rounding constant to build, and a caller
+ * adding an offset gets the last halving folded into that add. */
+static inline int32_t requant_fast(int32_t x, int32_t multiplier, int32_t shift) {
+    const int32_t v = mulhi_round(x * 2, multiplier);
+    return (((v + (v >> 31)) >> ~shift) + 1) >> 1;
+}
+
+int32_t hush_kern_mul_by_qm_fast(int32_t x, int32_t multiplier, int shift) {
+    return requant_fast(x, multiplier, shift);
 }
 
 static inline int32_t clamp_s8(int32_t x) {
@@ -396,20 +396,29 @@ void hush_kern_fc_plan_requant(hush_kern_fc *p) {
 }
 
 /* The fast path (see hush_kern_fc_plan_requant): every row shifts right by 1..30 and its
- * accumulator is below 2^30, about 16 instructions per output on Cortex-M4. */
-static void fc_requant_fast(const hush_kern_fc *p, const int32_t *acc, int8_t *out) {
+ * accumulator is below 2^30, about 14 instructions per output on Cortex-M4. */
+static inline __attribute__((always_inline)) void fc_requant_fast_loop(const hush_kern_fc *p,
+                                                                        const int32_t *acc,
+                                                                        int8_t *out,
+                                                                        int32_t step) {
     const int32_t *mult = p->multiplier;
     const int32_t *shift = p->shift;
-    const int32_t step = p->per_channel ? 1 : 0;
     const int32_t offset = p->output_offset;
     const int32_t rows = p->rows;
     for (int32_t r = 0; r < rows; ++r) {
-        const int32_t right = -*shift;
-        const int32_t v = mulhi_round(acc[r] * 2, *mult);
-        const int32_t y = ((v + (v >> 31) + ((int32_t)1 << (right - 1))) >> right) + offset;
+        const int32_t y = offset + requant_fast(acc[r], *mult, *shift);
         out[r] = (int8_t)clamp_s8(y);
         mult += step;
         shift += step;
+    }
+}
+
+/* One copy per layout, so the per-row step is a constant (post-incremented loads). */
+static void fc_requant_fast(const hush_kern_fc *p, const int32_t *acc, int8_t *out) {
+    if (p->per_channel) {
+        fc_requant_fast_loop(p, acc, out, 1);
+    } else {
+        fc_requant_fast_loop(p, acc, out, 0);
     }
 }
 
@@ -485,41 +494,63 @@ static int32_t mac4(int32_t acc, uint32_t w, int32_t xa, int32_t xb) {
     "ldrd %[xa], %[xb], [%[px]], #8\n" FC_ROW("a0", "p0") FC_ROW("a1", "p1") FC_ROW("a2", "p2") \
         FC_ROW("a3", "p3")
 
-/* Four rows share each widened input load. The cost that matters is instructions, so the inner
- * loop is written out: 16 inputs per iteration, 4 x 21 instructions plus 3 for the loop
+/* Four rows share each widened input load. The cost that matters is instructions, so the loops
+ * are written out: 16 inputs per inner iteration, 4 x 21 instructions plus 3 for the loop
  * (its end is read from the stack: all 14 allocatable registers but one are in use), 1.36 per
- * MAC against 1.75 for the compiled two-row loop. Needs depth >= 16; the integer sum is exact,
- * so the order of the terms does not change it. */
-static void fc_4rows_16(const int8_t *w0, int32_t depth, const int16_t *s, int32_t *acc) {
-    const int8_t *p0 = w0;
-    const int8_t *p1 = w0 + depth;
-    const int8_t *p2 = p1 + depth;
-    const int8_t *p3 = p2 + depth;
-    const int16_t *px = s;
+ * MAC against 1.75 for a compiled two-row loop. The loop over blocks of four rows is written
+ * out too: a block's rows start `tail` bytes past where the previous block's last row pointer
+ * stopped, and the block loop's values are read from the stack, about 18 instructions per
+ * block around its inner loop. Covers inputs [0, depth & ~15) of rows [0, 4 blocks); needs
+ * depth >= 16. The integer sum is exact, so the order of the terms does not change it. */
+static void fc_blocks_16(const int8_t *w0, int32_t depth, const int16_t *s, int32_t *acc,
+                         int32_t blocks) {
+    const int16_t *const s0 = s;
     const int16_t *const end = s + (depth & ~15);
-    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    const int32_t tail = depth & 15;
+    int32_t *accp = acc;
+    int32_t *const acc_end = acc + 4 * blocks;
+    const int8_t *p3 = w0 - tail;
+    const int8_t *p0, *p1, *p2;
+    const int16_t *px;
+    int32_t a0, a1, a2, a3;
     uint32_t xa, xb, w, t;
-    __asm__("1:\n" FC_STEP4 FC_STEP4 FC_STEP4 FC_STEP4
+    __asm__("2:\n"
+            "ldr %[t], %[accp]\n"
+            "ldrd %[a0], %[a1], [%[t]]\n"
+            "ldrd %[a2], %[a3], [%[t], #8]\n"
+            "ldr %[t], %[tail]\n"
+            "add %[p0], %[p3], %[t]\n"
+            "ldr %[t], %[depth]\n"
+            "add %[p1], %[p0], %[t]\n"
+            "add %[p2], %[p1], %[t]\n"
+            "add %[p3], %[p2], %[t]\n"
+            "ldr %[px], %[s0]\n"
+            "1:\n" FC_STEP4 FC_STEP4 FC_STEP4 FC_STEP4
             "ldr %[t], %[end]\n"
             "cmp %[px], %[t]\n"
             "blo 1b\n"
-            : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [p0] "+r"(p0),
-              [p1] "+r"(p1), [p2] "+r"(p2), [p3] "+r"(p3), [px] "+r"(px), [xa] "=&r"(xa),
-              [xb] "=&r"(xb), [w] "=&r"(w), [t] "=&r"(t)
-            : [end] "m"(end)
+            "ldr %[t], %[accp]\n"
+            "strd %[a0], %[a1], [%[t]]\n"
+            "strd %[a2], %[a3], [%[t], #8]\n"
+            "add %[t], %[t], #16\n"
+            "str %[t], %[accp]\n"
+            "ldr %[xa], %[acc_end]\n"
+            "cmp %[t], %[xa]\n"
+            "blo 2b\n"
+            : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [p0] "=&r"(p0),
+              [p1] "=&r"(p1), [p2] "=&r"(p2), [p3] "+r"(p3), [px] "=&r"(px), [xa] "=&r"(xa),
+              [xb] "=&r"(xb), [w] "=&r"(w), [t] "=&r"(t), [accp] "+m"(accp)
+            : [end] "m"(end), [s0] "m"(s0), [depth] "m"(depth), [tail] "m"(tail),
+              [acc_end] "m"(acc_end)
             : "cc", "memory");
-    acc[0] = a0;
-    acc[1] = a1;
-    acc[2] = a2;
-    acc[3] = a3;
 }
 
-/* acc[r] += row r . x over inputs [from, depth), in groups of 4 then one by one. */
-static void fc_row_rest(const int8_t *w, const int8_t *x, const int16_t *s, int32_t from,
-                        int32_t depth, int32_t *acc) {
+/* acc += row . x for a row outside the blocks of four, in groups of 4 then one by one. */
+static void fc_row(const int8_t *w, const int8_t *x, const int16_t *s, int32_t depth,
+                   int32_t *acc) {
     const int32_t groups_end = depth & ~3;
     int32_t a = *acc;
-    int32_t d = from;
+    int32_t d = 0;
     for (; d < groups_end; d += 4) {
         a = mac4(a, load_u32(w + d), (int32_t)load_u32(s + d), (int32_t)load_u32(s + d + 2));
     }
@@ -529,28 +560,56 @@ static void fc_row_rest(const int8_t *w, const int8_t *x, const int16_t *s, int3
     *acc = a;
 }
 
+/* The inputs [from, depth) left over by fc_blocks_16 (fewer than 16), for the same four rows in
+ * one pass, so each input is read once and there is no call per row. */
+static void fc_4rows_tail(const int8_t *w0, int32_t depth, const int8_t *x, int32_t from,
+                          int32_t *acc) {
+    const int8_t *w1 = w0 + depth;
+    const int8_t *w2 = w1 + depth;
+    const int8_t *w3 = w2 + depth;
+    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    for (int32_t d = from; d < depth; ++d) {
+        const int32_t xd = x[d];
+        a0 += w0[d] * xd;
+        a1 += w1[d] * xd;
+        a2 += w2[d] * xd;
+        a3 += w3[d] * xd;
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+}
+
 static void fc_accumulate(const hush_kern_fc *p, const int8_t *x, const int16_t *s,
                           int32_t *acc) {
     const int32_t depth = p->depth;
-    const int32_t done = depth >= 16 ? (depth & ~15) : 0;
+    const int32_t done = depth & ~15;
     int32_t r = 0;
-    for (; done > 0 && r + 3 < p->rows; r += 4) {
-        fc_4rows_16(p->weights + (size_t)r * (size_t)depth, depth, s, &acc[r]);
+    if (done > 0 && p->rows >= 4) {
+        r = p->rows & ~3;
+        fc_blocks_16(p->weights, depth, s, acc, r >> 2);
+        for (int32_t k = 0; done < depth && k < r; k += 4) {
+            fc_4rows_tail(p->weights + (size_t)k * (size_t)depth, depth, x, done, &acc[k]);
+        }
     }
-    for (int32_t k = done < depth ? 0 : r; k < p->rows; ++k) {
-        fc_row_rest(p->weights + (size_t)k * (size_t)depth, x, s, k < r ? done : 0, depth,
-                    &acc[k]);
+    for (; r < p->rows; ++r) {
+        fc_row(p->weights + (size_t)r * (size_t)depth, x, s, depth, &acc[r]);
     }
 }
 #endif
 
-void hush_kern_fc_s8(const hush_kern_fc *p, const int8_t *in, int8_t *out, int16_t *scratch) {
+void hush_kern_fc_s8(const hush_kern_fc *p, const int8_t *in, int8_t *out, int16_t *scratch,
+                     int widened) {
     int32_t *acc = (int32_t *)(void *)((uint8_t *)scratch + fc_input_bytes(p->depth));
+    (void)widened;
     for (int32_t b = 0; b < p->batches; ++b) {
         const int8_t *x = in + (size_t)b * (size_t)p->depth;
         memcpy(acc, p->row_const, (size_t)p->rows * sizeof(int32_t));
 #if HUSH_KERN_DSP
-        fc_widen_input(x, p->depth, scratch);
+        if (!widened || p->batches != 1) {
+            fc_widen_input(x, p->depth, scratch);
+        }
         fc_accumulate(p, x, scratch, acc);
 #else
         for (int32_t r = 0; r < p->rows; ++r) {
@@ -599,36 +658,101 @@ void hush_kern_addsub_prepare(hush_kern_addsub *p, float scale1, int32_t zp1, fl
     p->act_max = INT8_MAX;
 }
 
-/* ADD (sign 1) and SUB (sign -1), parameters held in locals so the per-element loop reloads
- * nothing; each input is shifted left by 20 (its values fit 9 bits) and rescaled. */
-/* Fast ADD/SUB loop with sign folded in at compile time (always inlined, one copy per sign,
- * so the loop holds no sign test) and the int8 clamp as one saturation. */
+/* ADD and SUB rescale both inputs to twice the larger input scale, so the larger-scale input
+ * has multiplier exactly 1/2 (2^30, shift 0): its rescaled value (a + off) << 20, halved by
+ * the doubling high multiply, is exactly (a + off) << 19 (even, so no rounding), one add. */
+#define HALF_MULTIPLIER ((int32_t)1 << 30)
+
+static int is_half(int32_t multiplier, int32_t shift) {
+    return multiplier == HALF_MULTIPLIER && shift == 0;
+}
+
+/* One input of the fast loop: exactly halved when `half`, else the fast requantization of
+ * (a + off) << 20 (passed doubled, as a << 21 plus k = off << 21) with a right shift >= 1. */
+static inline __attribute__((always_inline)) int32_t addsub_input(int32_t a, int half, int32_t k,
+                                                                  int32_t m, int32_t right,
+                                                                  int32_t c) {
+    if (half) {
+        return wrap_shl(a, 19) + k;
+    }
+    return round_right(mulhi_round(wrap_shl(a, 21) + k, m), right, c);
+}
+
+/* Fast ADD/SUB loop with sign and the exactly-halved inputs fixed at compile time (always
+ * inlined, one copy per case, so the loop holds no tests) and the int8 clamp as one
+ * saturation. */
 static inline __attribute__((always_inline)) void addsub_fast(const hush_kern_addsub *p,
                                                               const int8_t *a, const int8_t *b,
-                                                              int8_t *out, int32_t n, int sign) {
+                                                              int8_t *out, int32_t n, int sign,
+                                                              int half1, int half2) {
     const int32_t m1 = p->input1_multiplier;
     const int32_t m2 = p->input2_multiplier;
     const int32_t mo = p->output_multiplier;
-    const fast_shift f1 = fast_shift_of(p->input1_shift);
-    const fast_shift f2 = fast_shift_of(p->input2_shift);
-    const fast_shift fo = fast_shift_of(p->output_shift);
-    const int32_t k1 = p->input1_offset * (1 << 21); /* (a + off) << 21 = (a << 21) + (off << 21) */
-    const int32_t k2 = p->input2_offset * (1 << 21);
-    const int32_t out_off = p->output_offset;
+    const int32_t r1 = half1 ? 0 : -p->input1_shift;
+    const int32_t r2 = half2 ? 0 : -p->input2_shift;
+    const int32_t ro = -p->output_shift;
+    const int32_t c1 = half1 ? 0 : (int32_t)1 << (r1 - 1);
+    const int32_t c2 = half2 ? 0 : (int32_t)1 << (r2 - 1);
+    /* the output zero point rides in the rounding constant: (v + c + (zp << r)) >> r equals
+     * ((v + c) >> r) + zp exactly, and addsub_fast_ok checks the sum stays inside int32 */
+    const int32_t co = ((int32_t)1 << (ro - 1)) + (int32_t)((uint32_t)p->output_offset << ro);
+    const int32_t k1 = wrap_shl(p->input1_offset, half1 ? 19 : 21);
+    const int32_t k2 = wrap_shl(p->input2_offset, half2 ? 19 : 21);
     for (int32_t i = 0; i < n; ++i) {
-        const int32_t sa = fast_qm(wrap_shl(a[i], 21) + k1, m1, f1);
-        const int32_t sb = fast_qm(wrap_shl(b[i], 21) + k2, m2, f2);
+        const int32_t sa = addsub_input(a[i], half1, k1, m1, r1, c1);
+        const int32_t sb = addsub_input(b[i], half2, k2, m2, r2, c2);
         const int32_t raw = sign > 0 ? sa + sb : sa - sb;
-        out[i] = (int8_t)clamp_s8(fast_qm(raw * 2, mo, fo) + out_off);
+        const int32_t vo = mulhi_round(raw * 2, mo);
+        out[i] = (int8_t)clamp_s8(round_right(vo, ro, co));
     }
 }
 
-/* Inputs (a + off) << 20 stay below 255 * 2^20 < 2^28 and their rescaled sum below 2^29 (input
- * multipliers are at most 1/2): the fast requantization applies when its shifts do. */
+static int addsub_input_ok(int32_t multiplier, int32_t shift) {
+    return is_half(multiplier, shift) || (fast_shift_ok(shift) && shift < 0);
+}
+
+/* Inputs (a + off) << 20 stay below 255 * 2^20 < 2^28 (doubled, below 2^30) and their
+ * rescaled sum below 2^29 (input multipliers are at most 1/2): the fast requantization applies
+ * when the input shifts are right shifts by 1..30 (or the input is exactly halved), the output
+ * shift is a right shift by 1..30, and the output zero point, scaled by 2^right, leaves room
+ * in int32 for the output high multiply and the rounding constant. */
 static int addsub_fast_ok(const hush_kern_addsub *p) {
-    return p->left_shift == 20 && fast_shift_ok(p->input1_shift) &&
-           fast_shift_ok(p->input2_shift) && fast_shift_ok(p->output_shift) &&
-           p->act_min == INT8_MIN && p->act_max == INT8_MAX;
+    if (p->left_shift != 20 || p->act_min != INT8_MIN || p->act_max != INT8_MAX) {
+        return 0;
+    }
+    if (!addsub_input_ok(p->input1_multiplier, p->input1_shift) ||
+        !addsub_input_ok(p->input2_multiplier, p->input2_shift) ||
+        !fast_shift_ok(p->output_shift) || p->output_shift == 0) {
+        return 0;
+    }
+    /* |raw| < 2^29, so the output high multiply of 2 raw is below 2^29 in magnitude */
+    const int32_t right = -p->output_shift;
+    const int64_t zp_scaled = (int64_t)p->output_offset * ((int64_t)1 << right);
+    const int64_t worst = ((int64_t)1 << 29) + 1 + ((int64_t)1 << (right - 1)) +
+                          (zp_scaled < 0 ? -zp_scaled : zp_scaled);
+    return worst <= INT32_MAX;
+}
+
+/* Runs the fast loop for the case at hand; 0 when it does not apply. */
+static inline __attribute__((always_inline)) int addsub_try_fast(const hush_kern_addsub *p,
+                                                                 const int8_t *a,
+                                                                 const int8_t *b, int8_t *out,
+                                                                 int32_t n, int sign) {
+    if (!addsub_fast_ok(p)) {
+        return 0;
+    }
+    const int h1 = is_half(p->input1_multiplier, p->input1_shift);
+    const int h2 = is_half(p->input2_multiplier, p->input2_shift);
+    if (h1 && !h2) {
+        addsub_fast(p, a, b, out, n, sign, 1, 0);
+    } else if (h2 && !h1) {
+        addsub_fast(p, a, b, out, n, sign, 0, 1);
+    } else if (h1 && h2) {
+        addsub_fast(p, a, b, out, n, sign, 1, 1);
+    } else {
+        addsub_fast(p, a, b, out, n, sign, 0, 0);
+    }
+    return 1;
 }
 
 static inline void addsub_s8(const hush_kern_addsub *p, const int8_t *a, const int8_t *b,
@@ -655,8 +779,7 @@ static inline void addsub_s8(const hush_kern_addsub *p, const int8_t *a, const i
 
 void hush_kern_add_s8(const hush_kern_addsub *p, const int8_t *a, const int8_t *b, int8_t *out,
                       int32_t n) {
-    if (addsub_fast_ok(p)) {
-        addsub_fast(p, a, b, out, n, 1);
+    if (addsub_try_fast(p, a, b, out, n, 1)) {
         return;
     }
     addsub_s8(p, a, b, out, n, 1);
@@ -664,8 +787,7 @@ void hush_kern_add_s8(const hush_kern_addsub *p, const int8_t *a, const int8_t *
 
 void hush_kern_sub_s8(const hush_kern_addsub *p, const int8_t *a, const int8_t *b, int8_t *out,
                       int32_t n) {
-    if (addsub_fast_ok(p)) {
-        addsub_fast(p, a, b, out, n, -1);
+    if (addsub_try_fast(p, a, b, out, n, -1)) {
         return;
     }
     addsub_s8(p, a, b, out, n, -1);
@@ -680,12 +802,11 @@ void hush_kern_mul_s8(const hush_kern_mul *p, const int8_t *a, const int8_t *b, 
     const int32_t out_off = p->output_offset;
     const int32_t lo = p->act_min;
     const int32_t hi = p->act_max;
-    if (fast_shift_ok(so) && lo == INT8_MIN && hi == INT8_MAX) {
+    if (fast_shift_ok(so) && so < 0 && lo == INT8_MIN && hi == INT8_MAX) {
         /* |prod| <= 255^2 < 2^16: well inside the fast path's 2^30 */
-        const fast_shift fo = fast_shift_of(so);
         for (int32_t i = 0; i < n; ++i) {
             const int32_t prod = (off1 + a[i]) * (off2 + b[i]);
-            out[i] = (int8_t)clamp_s8(out_off + fast_qm(prod * 2, mo, fo));
+            out[i] = (int8_t)clamp_s8(out_off + requant_fast(prod, mo, so));
         }
         return;
     }

@@ -4,6 +4,10 @@
 #include <stdalign.h>
 #include <string.h>
 
+#if defined(__ARM_FEATURE_SAT) && __ARM_FEATURE_SAT
+#include <arm_acle.h>
+#endif
+
 #include "hush_dspmath.h"
 #include "hush_engine.h"
 #include "hush_stft.h"
@@ -38,7 +42,10 @@ struct hush_pipeline {
     float floor_gain; /* minimum gain per bin; 0 = no limit */
     int ran_model; /* the tap holds a hop */
     float spec[HUSH_STFT_MAX_N_FFT];
-    float bins[HUSH_STFT_MAX_BINS]; /* power, then gains */
+    float bins[HUSH_STFT_MAX_BINS]; /* power */
+    /* Gain for each mask byte (indexed by its bits as unsigned): max((q - zp) * scale, floor),
+     * rebuilt when the floor changes, so a hop looks each gain up instead of computing it. */
+    float gain_table[256];
     /* The model's inputs of the last hop, kept here because the engine may reuse input
      * memory during an invoke. */
     int8_t tap_features[HUSH_STFT_MAX_BINS];
@@ -103,6 +110,17 @@ static int state_size_of(hush_engine *e, int is_output, const char *name)
     return (int)info.num_elements;
 }
 
+/* g = max((q - zp) * scale, floor_gain) for every mask value q, the same float operations the
+ * per-bin gain would take. */
+static void build_gain_table(hush_pipeline *p)
+{
+    for (int i = 0; i < 256; i++) {
+        const int32_t q = (int8_t)(uint8_t)i;
+        const float g = (float)(q - p->mask.zero_point) * p->mask.scale;
+        p->gain_table[i] = g > p->floor_gain ? g : p->floor_gain;
+    }
+}
+
 int hush_pipeline_init(hush_pipeline *p, int n_fft, const uint8_t *model, size_t model_len,
                        uint8_t *arena, size_t arena_len)
 {
@@ -141,6 +159,7 @@ int hush_pipeline_init(hush_pipeline *p, int n_fft, const uint8_t *model, size_t
     if (err != HUSH_PIPELINE_OK) {
         return err;
     }
+    build_gain_table(p);
     hush_pipeline_reset(p);
     return HUSH_PIPELINE_OK;
 }
@@ -190,6 +209,7 @@ void hush_pipeline_set_bypass(hush_pipeline *p, int on)
 void hush_pipeline_set_attenuation_limit(hush_pipeline *p, float db)
 {
     p->floor_gain = db > 0.0f ? hush_expf(-db * HUSH_PIPELINE_DB_TO_LN) : 0.0f;
+    build_gain_table(p);
 }
 
 /* Hand this hop's state_out to the next hop's state_in. A plain copy when both tensors share
@@ -207,15 +227,70 @@ static void carry_state(hush_pipeline *p)
     }
 }
 
-/* Features, model, gains for the spectrum in p->spec; leaves the gains in p->bins. */
+/* Features are logs of power + 1e-10 with power <= (n_fft * full scale)^2 = 2^16, so they lie
+ * in [-23.1, 11.1]; above this scale |feature / scale| < 2^22 and the fast quantization below
+ * applies. */
+#define HUSH_PIPELINE_MIN_FAST_SCALE 1e-5f
+
+/* clamp(rint(v) + zp, -128, 127) for |v| < 2^22, as quantize() computes it: adding 1.5 * 2^23
+ * rounds v to an integer in the float's low mantissa bits (round half to even), so the bit
+ * pattern minus that of 1.5 * 2^23 is rint(v); `bias` is that pattern minus zp. */
+static int8_t quantize_bounded(float v, int32_t bias)
+{
+    union {
+        float f;
+        int32_t i;
+    } b = {v + 12582912.0f};
+    const int32_t q = b.i - bias;
+#if defined(__ARM_FEATURE_SAT) && __ARM_FEATURE_SAT
+    return (int8_t)__ssat(q, 8);
+#else
+    return (int8_t)(q < -128 ? -128 : (q > 127 ? 127 : q));
+#endif
+}
+
+/* The fast path's feature of one bin with power re^2 + im^2 (the same float operations as
+ * hush_stft_power; power >= 0, so the log's argument is at least 1e-10: a normal float). */
+static int8_t fast_feature(float power, float scale, int32_t bias)
+{
+    return quantize_bounded(hush_log_feature(power + HUSH_PIPELINE_LOG_POWER_EPS) / scale, bias);
+}
+
+/* Quantized log-power features of the spectrum in p->spec into p->tap_features. */
+static void compute_features(hush_pipeline *p)
+{
+    const float scale = p->features.scale;
+    if (!(scale >= HUSH_PIPELINE_MIN_FAST_SCALE)) {
+        hush_stft_power(&p->stft, p->spec, p->bins);
+        for (int k = 0; k < p->n_bins; k++) {
+            const float feature = hush_log_feature(p->bins[k] + HUSH_PIPELINE_LOG_POWER_EPS);
+            p->tap_features[k] = quantize(feature, &p->features);
+        }
+        return;
+    }
+    const union {
+        float f;
+        int32_t i;
+    } magic = {12582912.0f};
+    const int32_t bias = magic.i - p->features.zero_point;
+    /* Power and feature in one pass over the packed spectrum (CMSIS layout: [0] = DC,
+     * [1] = Nyquist, then (re, im) pairs), so the power is never stored. */
+    const float *spec = p->spec;
+    const int half = p->n_bins - 1;
+    int8_t *out = p->tap_features;
+    out[0] = fast_feature(spec[0] * spec[0], scale, bias);
+    out[half] = fast_feature(spec[1] * spec[1], scale, bias);
+    for (int k = 1; k < half; k++) {
+        const float re = spec[2 * k];
+        const float im = spec[2 * k + 1];
+        out[k] = fast_feature(re * re + im * im, scale, bias);
+    }
+}
+
+/* Features and model for the spectrum in p->spec; the mask is left in the engine's output. */
 static int run_model(hush_pipeline *p)
 {
-    hush_stft_power(&p->stft, p->spec, p->bins);
-    for (int k = 0; k < p->n_bins; k++) {
-        /* power >= 0, so the argument is at least 1e-10: a normal float */
-        const float feature = hush_logf_normal(p->bins[k] + HUSH_PIPELINE_LOG_POWER_EPS);
-        p->tap_features[k] = quantize(feature, &p->features);
-    }
+    compute_features(p);
     memcpy(p->features.data, p->tap_features, (size_t)p->n_bins);
     memcpy(p->tap_state_in, p->state_in.data, (size_t)p->state_size);
     const hush_engine_status status = hush_engine_invoke(p->engine);
@@ -223,11 +298,6 @@ static int run_model(hush_pipeline *p)
         return -(int)status;
     }
     p->ran_model = 1;
-    for (int k = 0; k < p->n_bins; k++) {
-        const float g =
-            (float)((int32_t)p->mask.data[k] - p->mask.zero_point) * p->mask.scale;
-        p->bins[k] = g > p->floor_gain ? g : p->floor_gain;
-    }
     carry_state(p);
     return HUSH_PIPELINE_OK;
 }
@@ -242,7 +312,8 @@ int hush_pipeline_process(hush_pipeline *p, const int16_t *in, int16_t *out)
         /* On an engine failure the hop passes through unchanged (gain 1) so the audio keeps
          * flowing; the caller sees the error. */
         if (err == HUSH_PIPELINE_OK) {
-            hush_stft_apply_gains(&p->stft, p->spec, p->bins);
+            hush_stft_apply_gain_table(&p->stft, p->spec, (const uint8_t *)p->mask.data,
+                                       p->gain_table);
         }
     }
     hush_stft_synthesize(&p->stft, p->spec, out);

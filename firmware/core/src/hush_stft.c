@@ -84,6 +84,20 @@ void hush_stft_apply_gains(const hush_stft *s, float *spec, const float *gain)
     }
 }
 
+void hush_stft_apply_gain_table(const hush_stft *s, float *spec, const uint8_t *index,
+                                const float *table)
+{
+    const int half = s->n_fft / 2;
+
+    spec[0] *= table[index[0]];
+    spec[1] *= table[index[half]];
+    for (int k = 1; k < half; k++) {
+        const float g = table[index[k]];
+        spec[2 * k] *= g;
+        spec[2 * k + 1] *= g;
+    }
+}
+
 void hush_stft_synthesize(hush_stft *s, float *spec, int16_t *out)
 {
     const int n = s->n_fft;
@@ -93,7 +107,7 @@ void hush_stft_synthesize(hush_stft *s, float *spec, int16_t *out)
     arm_rfft_fast_f32(&s->rfft, spec, s->frame, 1);
     for (int i = 0; i < hop; i++) {
         const float y = s->carry[i] + s->frame[i] * hush_stft_window[i * s->window_stride];
-        out[i] = (int16_t)hush_round_clamp(y * HUSH_STFT_PCM_SCALE, INT16_MIN, INT16_MAX);
+        out[i] = hush_round_sat16(y * HUSH_STFT_PCM_SCALE);
     }
     for (int i = 0; i < n - hop; i++) {
         s->carry[i] = s->frame[hop + i] * hush_stft_window[(hop + i) * s->window_stride];
