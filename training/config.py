@@ -45,6 +45,7 @@ class TrainConfig:
     val_clips: int = 24  # clips of data_dir/valset scored each epoch
 
     # run
+    init_from: str = ""  # checkpoint whose weights start this run (fine-tuning); "" = fresh
     run_dir: str = "runs/default"
     seed: int = 1234
     threads: int = 0  # torch intra-op threads per process; 0 = torch's choice

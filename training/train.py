@@ -16,6 +16,7 @@ checkpoints and shows the progress bar. A run directory holds:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import json
 import math
@@ -234,6 +235,14 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
         best = max((h["si_sdr_improvement"] for h in history), default=-math.inf)
         if is_main:
             print(f"resuming {last_path} at epoch {start_epoch + 1}", file=sys.stderr)
+    elif cfg.init_from:
+        start = checkpoint.load(cfg.init_from)
+        if start["model_args"] != dataclasses.asdict(model.args):
+            raise ValueError(
+                f"init_from={cfg.init_from} holds {start['model_args']}, this run builds "
+                f"{dataclasses.asdict(model.args)}"
+            )
+        model.load_state_dict(start["state_dict"])  # its feature normalisation included
     else:
         _fit_normalisation(model, batches)
 
