@@ -24,6 +24,7 @@ from hushkit import targets
 
 PIO_CORE_DIR = targets.REPO_ROOT / "build" / "pio-core"
 DEFAULT_MODEL_DIR = targets.REPO_ROOT / "build" / "export"
+SHIPPED_MODEL = targets.REPO_ROOT / "quantize" / "pretrained" / "default.tflite"
 CMSIS_SOURCES_MK = targets.FIRMWARE_DIR / "cmsis_sources.mk"
 CMSIS_DSP_DIR = targets.FIRMWARE_DIR / "third_party" / "CMSIS-DSP"
 FETCH_DEPS = targets.FIRMWARE_DIR / "fetch_deps.sh"
@@ -197,6 +198,15 @@ def elf_path(target: str, selftest: bool = False) -> Path:
     return tgt.elf(tgt.selftest_env if selftest else None)
 
 
+def export_shipped_model(out_dir: Path) -> None:
+    """Export the model shipped with hushkit, for a build that names no model."""
+    from hushkit.quantize import export
+
+    print(f"no --model-dir: exporting the shipped model {SHIPPED_MODEL} to {out_dir}",
+          file=sys.stderr)
+    export.export(SHIPPED_MODEL, out_dir)
+
+
 def build(
     target: str,
     model_dir: Path | None = None,
@@ -215,6 +225,8 @@ def build(
     environ["PLATFORMIO_CORE_DIR"] = str(prepare_pio_core())
     environ["PLATFORMIO_BUILD_DIR"] = str(Path(build_root).resolve())
     if not selftest:
+        if model_dir is None and not DEFAULT_MODEL_DIR.is_dir():
+            export_shipped_model(DEFAULT_MODEL_DIR)
         model_dir = Path(model_dir or DEFAULT_MODEL_DIR).resolve()
         check_model_dir(model_dir)
         ensure_cmsis()
@@ -256,7 +268,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--model-dir",
         type=Path,
         default=None,
-        help=f"`hushkit export` output to compile in (default: {DEFAULT_MODEL_DIR})",
+        help=f"`hushkit export` output to compile in (default: {DEFAULT_MODEL_DIR}, made from "
+        f"the shipped model when missing)",
     )
     parser.add_argument(
         "--selftest", action="store_true", help="build the HAL self-test image instead"
