@@ -67,15 +67,16 @@ lint: setup
 clean:
 	rm -rf build demo_out
 
-# How the shipped models were made (about 45 minutes on 2 cores; not part of `make test`).
+# How the shipped models were made (about an hour on 2 cores; not part of `make test`).
 # The float checkpoint lands in training/pretrained/, the int8 model in quantize/pretrained/.
 .PHONY: pretrained benchmarks
 pretrained: setup
 	$(VENV)/bin/hushkit data --out data
 	$(VENV)/bin/hushkit train --config training/configs/default.toml
-	cp runs/default/best.pt training/pretrained/default.pt
+	$(VENV)/bin/hushkit train --config training/configs/default_finetune.toml
+	cp runs/default_ft/best.pt training/pretrained/default.pt
 	$(VENV)/bin/hushkit quantize training/pretrained/default.pt --out runs/default/int8 \
-	  --calib-dir data --qat --qat-steps 300
+	  --calib-dir data --qat --qat-steps 300 --eval-clips 40
 	cp runs/default/int8/model.tflite quantize/pretrained/default.tflite
 
 # The figures in BENCHMARKS.md.
@@ -83,5 +84,5 @@ benchmarks: setup host-core
 	$(VENV)/bin/hushkit eval --model training/pretrained/default.pt --set data/testset \
 	  --out runs/eval_default
 	$(VENV)/bin/hushkit quantize training/pretrained/default.pt --out runs/default/int8 \
-	  --calib-dir data --qat --qat-steps 300
+	  --calib-dir data --qat --qat-steps 300 --eval-clips 40
 	$(VENV)/bin/hushkit bench-firmware --model quantize/pretrained/default.tflite

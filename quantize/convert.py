@@ -222,7 +222,8 @@ def _qat_config(args: argparse.Namespace) -> QATConfig | None:
     from hushkit.training.checkpoint import load
 
     trained = load(args.checkpoint).get("config") or {}
-    loss = {k: trained[k] for k in ("compress", "complex_weight") if k in trained}
+    loss = {k: trained[k] for k in ("compress", "complex_weight", "distortion_weight")
+            if k in trained}
     return QATConfig(steps=args.qat_steps, lr=args.qat_lr, batch_size=args.qat_batch, **loss)
 
 

@@ -42,6 +42,7 @@ class QATConfig:
     grad_clip: float = 1.0
     compress: float = 0.3  # the trainer's loss settings (TrainConfig)
     complex_weight: float = 0.3
+    distortion_weight: float = 1.0
     seed: int = 0
 
 
@@ -156,7 +157,9 @@ def finetune(
         noisy, clean = next(batches)
         noisy_spec, clean_spec = stft(noisy.float()), stft(clean.float())
         mask = net(log_power(noisy_spec))
-        loss = spectral_loss(mask * noisy_spec, clean_spec, cfg.compress, cfg.complex_weight)
+        loss = spectral_loss(
+            mask * noisy_spec, clean_spec, cfg.compress, cfg.complex_weight, cfg.distortion_weight
+        )
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tflite_fixtures as fx
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("tensorflow")
@@ -194,20 +195,8 @@ def test_refuses_float_model(tmp_path):
 
 
 def test_refuses_unsupported_op(tmp_path):
-    import tensorflow as tf
-
-    inp = tf.keras.Input(shape=(8,), batch_size=1)
-    model = tf.keras.Model(inp, tf.keras.layers.Softmax()(tf.keras.layers.Dense(4)(inp)))
-    conv = tf.lite.TFLiteConverter.from_keras_model(model)
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    rng = np.random.default_rng(0)
-    conv.representative_dataset = lambda: (
-        [rng.standard_normal((1, 8), np.float32)] for _ in range(8)
-    )
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv.inference_input_type = conv.inference_output_type = tf.int8
     path = tmp_path / "softmax.tflite"
-    path.write_bytes(conv.convert())
+    path.write_bytes(fx.softmax_model())
     with pytest.raises(opset.UnsupportedOpError, match="SOFTMAX"):
         export.export(path, tmp_path / "out")
 

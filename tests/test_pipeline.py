@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tflite_fixtures as fx
 
 from hushkit import corelib
 from hushkit.training import dsp
@@ -104,7 +105,6 @@ def _build_model(cfg: dsp.DSPConfig, seed: int) -> bytes:
     mask = sigmoid(FC(state_out)): FULLY_CONNECTED, TANH, LOGISTIC, ADD, MUL."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import keras
-    import tensorflow as tf
 
     keras.utils.set_random_seed(seed)
     dense = keras.layers.Dense
@@ -135,13 +135,7 @@ def _build_model(cfg: dsp.DSPConfig, seed: int) -> bytes:
         }
         for f in feats[::2]
     ]
-    conv = tf.lite.TFLiteConverter.from_keras_model(model)
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = lambda: iter(calibration)
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv.inference_input_type = tf.int8
-    conv.inference_output_type = tf.int8
-    return conv.convert()
+    return fx.convert_int8(model, calibration)
 
 
 def model_bytes(cfg: dsp.DSPConfig, seed: int = 7) -> bytes:

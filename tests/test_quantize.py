@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tflite_fixtures as fx
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("tensorflow")
@@ -186,19 +187,7 @@ def test_conversion_is_deterministic(fixture_set, converted):
 
 
 def test_unsupported_op_rejected():
-    import tensorflow as tf
-
-    inp = tf.keras.Input(shape=(8,), batch_size=1)
-    model = tf.keras.Model(inp, tf.keras.layers.Softmax()(tf.keras.layers.Dense(4)(inp)))
-    conv = tf.lite.TFLiteConverter.from_keras_model(model)
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    rng = np.random.default_rng(0)
-    conv.representative_dataset = lambda: (
-        [rng.standard_normal((1, 8), np.float32)] for _ in range(8)
-    )
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv.inference_input_type = conv.inference_output_type = tf.int8
-    raw = conv.convert()
+    raw = fx.softmax_model()
     with pytest.raises(opset.UnsupportedOpError, match="SOFTMAX"):
         convert.finalize(raw, {})
 

@@ -130,7 +130,7 @@ _BUILDERS: dict[str, Callable] = {"gru": _gru, "fc": _fc, "unary": _unary, "bina
 
 
 def _convert(settings: dict) -> bytes:
-    tf = _tf()
+    _tf()  # quiets TensorFlow's start-up logging before keras imports it
     import keras
 
     keras.utils.set_random_seed(settings["seed"])
@@ -143,15 +143,31 @@ def _convert(settings: dict) -> bytes:
     calibration = [sample(rng) for _ in range(N_CALIBRATION)]
     calibration = [s if isinstance(s, dict) else [s] for s in calibration]
 
+    return convert_int8(model, calibration, per_tensor=bool(settings.get("per_tensor")))
+
+
+def convert_int8(model, calibration: list, per_tensor: bool = False) -> bytes:
+    """Full-int8 conversion (int8 model input/output) of a Keras model, as hushkit's tests
+    build their small models: `calibration` is the representative dataset's samples."""
+    tf = _tf()
     conv = tf.lite.TFLiteConverter.from_keras_model(model)
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
     conv.representative_dataset = lambda: iter(calibration)
     conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     conv.inference_input_type = tf.int8
     conv.inference_output_type = tf.int8
-    if settings.get("per_tensor"):
+    if per_tensor:
         conv._experimental_disable_per_channel = True
     return conv.convert()
+
+
+def softmax_model() -> bytes:
+    """A valid int8 model with an op the firmware engine does not implement (SOFTMAX)."""
+    tf = _tf()
+    inp = tf.keras.Input(shape=(8,), batch_size=1)
+    model = tf.keras.Model(inp, tf.keras.layers.Softmax()(tf.keras.layers.Dense(4)(inp)))
+    rng = np.random.default_rng(0)
+    return convert_int8(model, [[rng.standard_normal((1, 8), np.float32)] for _ in range(8)])
 
 
 def _cache_key(settings: dict) -> str:

@@ -40,6 +40,7 @@ class TrainConfig:
     # loss: MSE of power-law compressed magnitudes plus compressed complex spectra
     compress: float = 0.3
     complex_weight: float = 0.3
+    distortion_weight: float = 1.0  # > 1: removing speech costs more than leaving noise
 
     # validation
     val_clips: int = 24  # clips of data_dir/valset scored each epoch

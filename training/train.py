@@ -88,11 +88,15 @@ def _seed_everything(seed: int) -> None:
 # --------------------------------------------------------------------------- loss
 
 
-def spectral_loss(est_spec, ref_spec, compress: float, complex_weight: float):
+def spectral_loss(
+    est_spec, ref_spec, compress: float, complex_weight: float, distortion_weight: float = 1.0
+):
     """MSE of power-law compressed magnitudes (+ compressed complex spectra).
 
     Compression (|X|^0.3) weights quiet time-frequency regions the way hearing does, so the
-    mask is not trained for loud bins alone.
+    mask is not trained for loud bins alone. `distortion_weight` > 1 makes removing speech
+    (estimate below the reference) cost more than leaving noise, which favours
+    intelligibility over noise removal.
     """
     import torch
 
@@ -100,7 +104,9 @@ def spectral_loss(est_spec, ref_spec, compress: float, complex_weight: float):
     est_mag = est_spec.abs().clamp_min(eps)
     ref_mag = ref_spec.abs().clamp_min(eps)
     est_c, ref_c = est_mag**compress, ref_mag**compress
-    mag_loss = torch.mean((est_c - ref_c) ** 2)
+    err = est_c - ref_c
+    weight = torch.where(err < 0, distortion_weight, 1.0)
+    mag_loss = torch.mean(weight * err**2)
     cplx_loss = torch.mean(
         torch.abs(est_c * est_spec / est_mag - ref_c * ref_spec / ref_mag) ** 2
     )
@@ -281,7 +287,10 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
             noisy, clean = next(batches)
             noisy_spec, clean_spec = stft(noisy.float()), stft(clean.float())
             mask, _ = net(log_power(noisy_spec))
-            loss = spectral_loss(mask * noisy_spec, clean_spec, cfg.compress, cfg.complex_weight)
+            loss = spectral_loss(
+                mask * noisy_spec, clean_spec, cfg.compress, cfg.complex_weight,
+                cfg.distortion_weight,
+            )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
