@@ -85,7 +85,8 @@ def markdown(rows: list[dict]) -> str:
 
 
 def _cli(args: argparse.Namespace) -> int:
-    from hushkit.firmware_loop import test_clip, to_int16
+    from hushkit.firmware_loop import testset_clip
+    from hushkit.ops import to_int16
     from hushkit.quantize import export
 
     model = Path(args.model)
@@ -93,7 +94,7 @@ def _cli(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         export_dir = Path(tmp) / "export"
         checked = export.export(model, export_dir)
-        noisy, _clean = test_clip(Path(args.set), args.seconds, hop=checked.dsp.hop)
+        noisy, _clean = testset_clip(Path(args.set), args.seconds, hop=checked.dsp.hop)
         for target in args.targets.split(","):
             print(f"measuring {target} ...", file=sys.stderr)
             rows.append(measure(target.strip(), export_dir, to_int16(noisy)))

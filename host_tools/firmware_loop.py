@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from hushkit.client import TAP_NAMES, DeviceClient
+from hushkit.ops import to_int16
 
 # The device and host run the same float code with the same rounding; any difference in
 # output audio larger than this (1e-4 of full scale, ~3 LSB of int16) is a real divergence.
@@ -72,7 +73,7 @@ def compare_with_host(client: DeviceClient, model: bytes, pcm: np.ndarray) -> Lo
     )
 
 
-def test_clip(set_dir: Path, seconds: float, hop: int) -> tuple[np.ndarray, np.ndarray]:
+def testset_clip(set_dir: Path, seconds: float, hop: int) -> tuple[np.ndarray, np.ndarray]:
     """Noisy and clean clips of a test set joined to about `seconds` (whole hops), float32."""
     from hushkit.training.evaluate import load_set
 
@@ -85,10 +86,6 @@ def test_clip(set_dir: Path, seconds: float, hop: int) -> tuple[np.ndarray, np.n
             break
     n = (min(total, int(seconds * 16000)) // hop) * hop
     return np.concatenate(noisy)[:n], np.concatenate(clean)[:n]
-
-
-def to_int16(x: np.ndarray) -> np.ndarray:
-    return np.clip(np.round(x * 32768.0), -32768, 32767).astype(np.int16)
 
 
 def run_firmware_check(
@@ -113,7 +110,7 @@ def run_firmware_check(
         info = client.info()
         cfg = dsp.get({"name": "device", "sample_rate": info.sample_rate,
                        "n_fft": info.n_fft, "hop": info.hop})
-        noisy, clean = test_clip(Path(testset), seconds, cfg.hop)
+        noisy, clean = testset_clip(Path(testset), seconds, cfg.hop)
         result = compare_with_host(client, model, to_int16(noisy))
         stats = client.stats()
 

@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 
 from hushkit import cli
-from hushkit.firmware_loop import AUDIO_TOLERANCE, compare_with_host, to_int16
+from hushkit.firmware_loop import AUDIO_TOLERANCE, compare_with_host
+from hushkit.ops import to_int16
 
 REPO = Path(__file__).resolve().parent.parent
 SHIPPED_MODEL = REPO / "quantize" / "pretrained" / "default.tflite"
