@@ -289,7 +289,11 @@ void hush_kern_act_prepare(hush_kern_act *p, float input_scale, int32_t input_ze
     p->input_range_radius = (int32_t)floor(max_rescaled);
 }
 
-void hush_kern_logistic_s8(const hush_kern_act *p, const int8_t *in, int8_t *out, int32_t n) {
+/* TFLM's int8 LOGISTIC/TANH: saturate outside the input range radius, else rescale to Q4.27,
+ * evaluate `fn` (gemmlowp fixed point, Q0.31 out), round to the output step and add its zero
+ * point. Logistic: 1/256 steps (shift 31 - 8), zero point -128; tanh: 1/128 steps (31 - 7), 0. */
+static void act_s8(const hush_kern_act *p, const int8_t *in, int8_t *out, int32_t n,
+                   int32_t (*fn)(int32_t), int32_t out_shift, int32_t out_zero_point) {
     for (int32_t i = 0; i < n; ++i) {
         const int32_t x = (int32_t)in[i] - p->input_zero_point;
         if (x <= -p->input_range_radius) {
@@ -298,27 +302,18 @@ void hush_kern_logistic_s8(const hush_kern_act *p, const int8_t *in, int8_t *out
             out[i] = INT8_MAX;
         } else {
             const int32_t x_q4 = mul_by_qm(x, p->input_multiplier, p->input_left_shift);
-            /* Q0.31 -> 1/256 steps (31 - 8 bits), output zero point -128. */
-            const int32_t y = rdbpot(hush_kern_logistic_q4(x_q4), 23) - 128;
+            const int32_t y = rdbpot(fn(x_q4), out_shift) + out_zero_point;
             out[i] = (int8_t)clamp32(y, INT8_MIN, INT8_MAX);
         }
     }
 }
 
+void hush_kern_logistic_s8(const hush_kern_act *p, const int8_t *in, int8_t *out, int32_t n) {
+    act_s8(p, in, out, n, hush_kern_logistic_q4, 23, -128);
+}
+
 void hush_kern_tanh_s8(const hush_kern_act *p, const int8_t *in, int8_t *out, int32_t n) {
-    for (int32_t i = 0; i < n; ++i) {
-        const int32_t x = (int32_t)in[i] - p->input_zero_point;
-        if (x <= -p->input_range_radius) {
-            out[i] = INT8_MIN;
-        } else if (x >= p->input_range_radius) {
-            out[i] = INT8_MAX;
-        } else {
-            const int32_t x_q4 = mul_by_qm(x, p->input_multiplier, p->input_left_shift);
-            /* Q0.31 -> 1/128 steps (31 - 7 bits), output zero point 0. */
-            const int32_t y = rdbpot(hush_kern_tanh_q4(x_q4), 24);
-            out[i] = (int8_t)clamp32(y, INT8_MIN, INT8_MAX);
-        }
-    }
+    act_s8(p, in, out, n, hush_kern_tanh_q4, 24, 0);
 }
 
 /* Entry i holds the output for the input whose bit pattern is i, so the lookup indexes with the
