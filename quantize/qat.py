@@ -146,7 +146,7 @@ def finetune(
     log_every: int = 50,
 ) -> MaskNet:
     """Fine-tune `model` in place with fake quantization for cfg.steps; returns it in eval mode."""
-    from hushkit.training.train import spectral_loss
+    from hushkit.training.losses import spectral_loss
 
     torch.manual_seed(cfg.seed)
     net = QATMaskNet(model).train()

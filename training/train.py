@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from hushkit.training.config import TrainConfig
+from hushkit.training.losses import si_sdr_torch, spectral_loss
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "configs" / "default.toml"
 
@@ -83,45 +84,6 @@ def _seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-
-
-# --------------------------------------------------------------------------- loss
-
-
-def spectral_loss(
-    est_spec, ref_spec, compress: float, complex_weight: float, distortion_weight: float = 1.0
-):
-    """MSE of power-law compressed magnitudes (+ compressed complex spectra).
-
-    Compression (|X|^0.3) weights quiet time-frequency regions the way hearing does, so the
-    mask is not trained for loud bins alone. `distortion_weight` > 1 makes removing speech
-    (estimate below the reference) cost more than leaving noise, which favours
-    intelligibility over noise removal.
-    """
-    import torch
-
-    eps = 1e-8
-    est_mag = est_spec.abs().clamp_min(eps)
-    ref_mag = ref_spec.abs().clamp_min(eps)
-    est_c, ref_c = est_mag**compress, ref_mag**compress
-    err = est_c - ref_c
-    weight = torch.where(err < 0, distortion_weight, 1.0)
-    mag_loss = torch.mean(weight * err**2)
-    cplx_loss = torch.mean(
-        torch.abs(est_c * est_spec / est_mag - ref_c * ref_spec / ref_mag) ** 2
-    )
-    return (1 - complex_weight) * mag_loss + complex_weight * cplx_loss
-
-
-def si_sdr_torch(est, ref):
-    """Scale-invariant SDR in dB per row of (B, L) tensors."""
-    import torch
-
-    ref = ref - ref.mean(-1, keepdim=True)
-    est = est - est.mean(-1, keepdim=True)
-    alpha = (est * ref).sum(-1, keepdim=True) / (ref.square().sum(-1, keepdim=True) + 1e-8)
-    target = alpha * ref
-    return 10 * torch.log10(target.square().sum(-1) / ((est - target).square().sum(-1) + 1e-8))
 
 
 # --------------------------------------------------------------------------- data
