@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "hushkit.firmware_build",
     "hushkit.ops",
     "hushkit.bench",
+    "hushkit.latency",
     "hushkit.demo",
 )
 
@@ -39,6 +40,7 @@ the pipeline, in order:
   hushkit build       build the firmware for a target
   hushkit emulate     boot it on QEMU with a TCP serial port
   hushkit stream      stream a WAV file through a board or the emulator
+  hushkit latency     delay, compute per hop, deadlines and link round trip of a device
 
 `hushkit COMMAND --help` explains each one.
 """

@@ -74,6 +74,12 @@ class Stats:
     arena_bytes: int
     stack_used: int
     frame_errors: int
+    # The real-time audio path's last run (hal_audio.h).
+    audio_hops: int = 0
+    deadline_misses: int = 0
+    worst_lateness_us: int = 0
+    overruns: int = 0
+    buffer_level_max: int = 0
 
     @property
     def cost_mean(self) -> float:

@@ -94,6 +94,8 @@ def render() -> str:
         "HUSH_COST_",
         [(c.name, c.value, p.COST_UNITS[c]) for c in p.CostSource],
     )
+    lines += _enum("hush_audio_source", "HUSH_AUDIO_SOURCE_",
+                   [(a.name, a.value, "") for a in p.AudioSource])
     for layout in p.LAYOUTS:
         lines += _layout(layout)
     lines += ["#endif /* HUSH_PROTOCOL_H */", ""]

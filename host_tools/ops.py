@@ -95,6 +95,9 @@ def format_stats(stats: Stats, hop_s: float) -> str:
             f"arena             {stats.arena_bytes} bytes",
             f"stack high-water  {stats.stack_used} bytes",
             f"frame errors      {stats.frame_errors}",
+            f"real-time path    {stats.audio_hops} hops, {stats.deadline_misses} deadline misses "
+            f"(worst {stats.worst_lateness_us} us late), {stats.overruns} overruns, "
+            f"buffer level max {stats.buffer_level_max}",
         ]
     )
 

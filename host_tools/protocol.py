@@ -27,7 +27,8 @@ import json
 import struct
 import zlib
 
-PROTOCOL_VERSION = 1
+# v2: STATS_REPLY gained the real-time audio path's counters (appended fields).
+PROTOCOL_VERSION = 2
 
 HEADER = struct.Struct("<BBHH")  # opcode, status, seq, payload length
 CRC = struct.Struct("<I")  # CRC32 (IEEE, zlib.crc32) of header | payload
@@ -55,6 +56,12 @@ class Opcode(enum.IntEnum):
     STATS = 0x03
     SET = 0x04
     RESET = 0x05
+    # The real-time audio path (hal_audio.h), 0x20-0x2F.
+    AUDIO_LOAD = 0x20  # write input samples to the virtual codec's tape
+    AUDIO_START = 0x21  # start capture -> per-hop pipeline -> playback
+    AUDIO_STATUS = 0x22  # counters of the running (or last) run
+    AUDIO_READ = 0x23  # read played samples back from the virtual codec's tape
+    AUDIO_STOP = 0x24  # stop the run
 
 
 class Status(enum.IntEnum):
@@ -68,6 +75,11 @@ class Status(enum.IntEnum):
     MODEL_NOT_LOADED = 7
     REPLY_TOO_LARGE = 8
     PIPELINE_ERROR = 9
+    # The real-time audio path, 40-49.
+    AUDIO_BUSY = 40
+    AUDIO_NO_TAPE = 41
+    AUDIO_RANGE = 42
+    AUDIO_CONFIG = 43
 
 
 STATUS_MESSAGES: dict[Status, str] = {
@@ -81,6 +93,11 @@ STATUS_MESSAGES: dict[Status, str] = {
     Status.MODEL_NOT_LOADED: "no model is loaded on the device (see `hushkit info`)",
     Status.REPLY_TOO_LARGE: "the reply would exceed the payload limit: send fewer hops",
     Status.PIPELINE_ERROR: "the audio pipeline reported an error",
+    Status.AUDIO_BUSY: "the real-time audio path is running: wait for it or send AUDIO_STOP",
+    Status.AUDIO_NO_TAPE: "this target's audio codec has no tape (a real codec): nothing to "
+    "load or read",
+    Status.AUDIO_RANGE: "samples or hops outside the audio tape",
+    Status.AUDIO_CONFIG: "the audio codec cannot run this hop / sample rate",
 }
 
 
@@ -101,6 +118,14 @@ class CostSource(enum.IntEnum):
     NONE = 0  # no counter on this target: costs read 0
     SYSTICK_ICOUNT = 1  # SysTick under QEMU -icount shift=0: instructions (1 per ns)
     DWT_CYCLES = 2  # DWT CYCCNT on hardware: core clock cycles
+
+
+class AudioSource(enum.IntEnum):
+    """Where the real-time path's samples come from and go to."""
+
+    NONE = 0  # no real-time audio path on this target
+    VIRTUAL_TAPE = 1  # virtual codec: a hop-rate timer interrupt plays a tape in memory
+    I2S_DMA = 2  # I2S microphone and DAC, circular DMA
 
 
 COST_UNITS = {
@@ -223,6 +248,65 @@ STATS_REPLY = Layout(
         Field("arena_bytes", "I", "tensor arena the model uses, bytes"),
         Field("stack_used", "I", "stack high-water mark since boot, bytes"),
         Field("frame_errors", "I", "frames rejected since boot (CRC, COBS, length)"),
+        Field("audio_hops", "I", "hops the real-time audio path processed (last run)"),
+        Field("deadline_misses", "I", "real-time hops whose output missed its playback slot"),
+        Field("worst_lateness_us", "I", "latest a real-time hop finished past its deadline, us"),
+        Field("overruns", "I", "captured hops lost before the main loop read them"),
+        Field("buffer_level_max", "B", "most captured hops waiting at once"),
+        Field("_pad2", "3x"),
+    ),
+)
+
+AUDIO_LOAD_REQUEST = Layout(
+    "AUDIO_LOAD_REQUEST",
+    "AUDIO_LOAD request payload header; followed by int16 LE samples written to the input "
+    "tape from `offset` on. The reply has no payload.",
+    (Field("offset", "I", "first tape sample to write"),),
+)
+
+AUDIO_START_REQUEST = Layout(
+    "AUDIO_START_REQUEST",
+    "AUDIO_START request payload. The reply is an AUDIO_STATUS reply: at once, or after the "
+    "run when `wait` is 1 (nothing else then arrives during the run, so under -icount its "
+    "timing repeats exactly).",
+    (
+        Field("n_hops", "I", "hops to run; the virtual codec plays its input tape's first hops"),
+        Field("wait", "B", "1 = reply when the run has ended"),
+        Field("_pad", "x"),
+        Field("load_every", "H", "add load_us of busy work to every load_every-th hop; 0 = none"),
+        Field("load_us", "I", "forced extra work per loaded hop, us of codec time"),
+    ),
+)
+
+AUDIO_STATUS_REPLY = Layout(
+    "AUDIO_STATUS_REPLY",
+    "Reply payload of AUDIO_START, AUDIO_STATUS (no request payload) and AUDIO_STOP.",
+    (
+        Field("running", "B", "1 while the codec runs or hops are still being processed"),
+        Field("source", "B", "AudioSource of this target"),
+        Field("buffer_level", "B", "captured hops waiting now"),
+        Field("buffer_level_max", "B", "most captured hops waiting at once"),
+        Field("hop", "H", "samples per hop"),
+        Field("path_delay_hops", "H", "hops the audio path adds (capture + playback buffers)"),
+        Field("tape_samples", "I", "samples per tape (input and output); 0 = no tape"),
+        Field("hops_captured", "I", "hops the codec captured this run"),
+        Field("hops_processed", "I", "hops the main loop ran through the pipeline"),
+        Field("deadline_misses", "I", "hops whose output missed its playback slot"),
+        Field("underruns", "I", "playback slots the codec filled with silence"),
+        Field("overruns", "I", "captured hops lost before the main loop read them"),
+        Field("worst_lateness_us", "I", "latest a hop finished past its deadline, us"),
+        Field("cost_max", "I", "dearest real-time hop, CostSource units"),
+        Field("cost_total", "Q", "sum over the processed hops, CostSource units"),
+    ),
+)
+
+AUDIO_READ_REQUEST = Layout(
+    "AUDIO_READ_REQUEST",
+    "AUDIO_READ request payload; the reply holds `count` int16 LE samples of the output tape.",
+    (
+        Field("offset", "I", "first tape sample to read"),
+        Field("count", "H", "samples to read"),
+        Field("_pad", "2x"),
     ),
 )
 
@@ -255,6 +339,10 @@ LAYOUTS = (
     STATS_REPLY,
     SET_REQUEST,
     SET_REPLY,
+    AUDIO_LOAD_REQUEST,
+    AUDIO_START_REQUEST,
+    AUDIO_STATUS_REPLY,
+    AUDIO_READ_REQUEST,
 )
 
 
@@ -284,6 +372,7 @@ def definition() -> dict:
         "process_flags": {f.name: f.value for f in ProcessFlag},
         "set_fields": {f.name: f.value for f in SetField},
         "cost_sources": {c.name: c.value for c in CostSource},
+        "audio_sources": {a.name: a.value for a in AudioSource},
         "layouts": {lay.name: [[f.name, f.fmt] for f in lay.fields] for lay in LAYOUTS},
     }
 

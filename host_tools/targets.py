@@ -20,6 +20,7 @@ class Target:
     machine: str  # qemu-system-arm -machine
     cpu: str  # the core, for messages
     selftest_env: str  # PlatformIO environment of the HAL self-test image
+    clock_mhz: float = 0.0  # core clock of the board (HAL_BOARD_CPU_HZ), for load figures
 
     def elf(self, env: str | None = None, build_root: Path = BUILD_ROOT) -> Path:
         """Where the build of `env` (default: the application) leaves its ELF."""
@@ -29,9 +30,9 @@ class Target:
 TARGETS: dict[str, Target] = {
     t.name: t
     for t in (
-        Target("qemu-m4", "mps2-an386", "cortex-m4", "selftest-m4"),
-        Target("qemu-m7", "mps2-an500", "cortex-m7", "selftest-m7"),
-        Target("qemu-m55", "mps3-an547", "cortex-m55", "selftest-m55"),
+        Target("qemu-m4", "mps2-an386", "cortex-m4", "selftest-m4", clock_mhz=25),
+        Target("qemu-m7", "mps2-an500", "cortex-m7", "selftest-m7", clock_mhz=25),
+        Target("qemu-m55", "mps3-an547", "cortex-m55", "selftest-m55", clock_mhz=32),
     )
 }
 DEFAULT_TARGET = "qemu-m4"

@@ -42,26 +42,31 @@ def _calibration_clips(folder: Path) -> None:
         sf.write(folder / f"noise{i}.wav", noise.astype(np.float32), dsp.SAMPLE_RATE)
 
 
-@pytest.fixture(scope="session")
-def firmware_model(tmp_path_factory) -> tuple[Path, Path]:
-    """(model.tflite, export directory) of the test model."""
+def make_test_model(root: Path, dsp: str = "default") -> tuple[Path, Path]:
+    """Quantize and export the seeded untrained test model for DSP configuration `dsp`."""
     torch = pytest.importorskip("torch")
     pytest.importorskip("tensorflow")
     from hushkit.quantize import convert, export
     from hushkit.training import checkpoint
     from hushkit.training.model import MaskNet, ModelArgs
 
-    root = tmp_path_factory.mktemp("firmware_model")
+    root.mkdir(parents=True, exist_ok=True)
     _calibration_clips(root / "calib")
     torch.manual_seed(0)
     ckpt = root / "model.pt"
-    checkpoint.save(ckpt, MaskNet(ModelArgs(dsp="default", hidden=TEST_MODEL_HIDDEN)))
+    checkpoint.save(ckpt, MaskNet(ModelArgs(dsp=dsp, hidden=TEST_MODEL_HIDDEN)))
     tflite = root / "model.tflite"
     tflite.write_bytes(
         convert.quantize_checkpoint(ckpt, root / "calib", n_hops=CALIBRATION_HOPS).tflite
     )
     export.export(tflite, root / "export")
     return tflite, root / "export"
+
+
+@pytest.fixture(scope="session")
+def firmware_model(tmp_path_factory) -> tuple[Path, Path]:
+    """(model.tflite, export directory) of the test model."""
+    return make_test_model(tmp_path_factory.mktemp("firmware_model"))
 
 
 @pytest.fixture(scope="session")

@@ -4,8 +4,12 @@
 #include <math.h>
 #include <string.h>
 
+#include "audio_path.h"
 #include "hal_sys.h"
 #include "hal_timer.h"
+
+/* Opcodes 0x20-0x2F belong to the real-time audio path (audio_path.c). */
+#define HUSH_AUDIO_OPCODE_MASK 0xF0u
 
 /* Longest ASCII detail an error reply carries after its status. */
 #define DETAIL_MAX_BYTES 64u
@@ -174,6 +178,9 @@ static size_t cmd_process(hush_cmd_ctx *ctx, uint8_t *reply, uint16_t seq, const
         return reply_error(reply, op, seq, HUSH_STATUS_MODEL_NOT_LOADED,
                            model_error(ctx));
     }
+    if (hush_audio_busy()) {
+        return reply_error(reply, op, seq, HUSH_STATUS_AUDIO_BUSY, NULL);
+    }
     if (in_len < HUSH_PROCESS_REQUEST_SIZE) {
         return reply_error(reply, op, seq, HUSH_STATUS_BAD_LENGTH, "short PROCESS header");
     }
@@ -246,6 +253,7 @@ static size_t cmd_stats(hush_cmd_ctx *ctx, uint8_t *out)
                        model_loaded(ctx) ? (uint32_t)hush_pipeline_arena_used(ctx->pipeline) : 0u);
     hush_frame_put_u32(out + HUSH_STATS_REPLY_STACK_USED_OFFSET, hal_sys_stack_used());
     hush_frame_put_u32(out + HUSH_STATS_REPLY_FRAME_ERRORS_OFFSET, ctx->frame_errors);
+    hush_audio_put_stats(out);
     return HUSH_STATS_REPLY_SIZE;
 }
 
@@ -320,12 +328,18 @@ size_t hush_cmd_handle(hush_cmd_ctx *ctx, const uint8_t *frame, size_t len, uint
         if (payload_len != 0) {
             return reply_error(reply, op, seq, HUSH_STATUS_BAD_LENGTH, NULL);
         }
+        if (hush_audio_busy()) {
+            return reply_error(reply, op, seq, HUSH_STATUS_AUDIO_BUSY, NULL);
+        }
         if (model_loaded(ctx)) {
             hush_pipeline_reset(ctx->pipeline);
         }
         clear_stats(ctx);
         return hush_frame_seal(reply, op, HUSH_STATUS_OK, seq, 0);
     default:
+        if ((opcode & HUSH_AUDIO_OPCODE_MASK) == HUSH_OP_AUDIO_LOAD) {
+            return hush_audio_cmd(opcode, seq, payload, payload_len, reply);
+        }
         return reply_error(reply, op, seq, HUSH_STATUS_UNKNOWN_OPCODE, NULL);
     }
 }

@@ -1,5 +1,6 @@
 /*
- * hushkit firmware main loop: bytes from UART0 -> frame decoder -> command handler -> reply.
+ * hushkit firmware main loop: bytes from UART0 -> frame decoder -> command handler -> reply,
+ * and captured hops of the real-time audio path (hal_audio) -> pipeline -> playback.
  *
  * The model comes from the export directory compiled into this build (model_data.c,
  * hush_model_config.h). If the pipeline cannot be set up (model rejected, arena too small),
@@ -10,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "audio_path.h"
 #include "commands.h"
 #include "hal_sys.h"
 #include "hal_timer.h"
@@ -63,6 +65,11 @@ static int pipeline_setup(hush_pipeline **out)
                               sizeof s_arena);
 }
 
+static int work_pending(void)
+{
+    return hal_uart_rx_available() != 0 || hush_audio_pending();
+}
+
 int main(void)
 {
     hal_timer_init();
@@ -77,17 +84,24 @@ int main(void)
         hal_sys_exit(2);
     }
 
+    hush_audio_init(init_status == HUSH_PIPELINE_OK ? pipeline : NULL);
+
     uint8_t rx[RX_CHUNK_BYTES];
     for (;;) {
-        hal_uart_wait_rx();
-        size_t n;
-        while ((n = hal_uart_read(rx, sizeof rx)) != 0) {
-            for (size_t i = 0; i < n; ++i) {
-                size_t reply_len = hush_cmd_feed(cmd, rx[i], s_reply, sizeof s_reply);
-                if (reply_len != 0) {
-                    hal_uart_write(s_reply, reply_len);
-                }
+        /* Audio first: a captured hop has a deadline, a request only a host waiting. */
+        size_t reply_len = hush_audio_service(s_reply, sizeof s_reply);
+        if (reply_len != 0) {
+            hal_uart_write(s_reply, reply_len);
+        }
+        const size_t n = hal_uart_read(rx, sizeof rx);
+        for (size_t i = 0; i < n; ++i) {
+            reply_len = hush_cmd_feed(cmd, rx[i], s_reply, sizeof s_reply);
+            if (reply_len != 0) {
+                hal_uart_write(s_reply, reply_len);
             }
+        }
+        if (n == 0) {
+            hal_sys_sleep_unless(work_pending);
         }
     }
 }

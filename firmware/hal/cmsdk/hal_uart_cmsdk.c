@@ -86,6 +86,11 @@ size_t hal_uart_read(uint8_t *buf, size_t cap)
     return n;
 }
 
+size_t hal_uart_rx_available(void)
+{
+    return (size_t)(s_head - s_tail);
+}
+
 void hal_uart_wait_rx(void)
 {
     /* With interrupts masked, WFI still wakes on a pending IRQ: no byte can slip in between

@@ -37,6 +37,15 @@ uint32_t hal_sys_stack_used(void)
     return (uint32_t)((uintptr_t)__stack_top__ - (uintptr_t)w);
 }
 
+void hal_sys_sleep_unless(int (*work_pending)(void))
+{
+    cm_irq_disable();
+    if (!work_pending()) {
+        cm_wfi();
+    }
+    cm_irq_enable();
+}
+
 void hal_sys_exit(int code)
 {
     uint32_t block[2] = {SEMIHOSTING_ADP_STOPPED_APPLICATION_EXIT, (uint32_t)code};

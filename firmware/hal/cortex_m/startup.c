@@ -23,6 +23,9 @@ void hal_reset_handler(void) __attribute__((noreturn));
 void hal_default_handler(void) __attribute__((noreturn));
 void hal_systick_isr(void);
 void hal_uart_rx_isr(void);
+#ifdef HAL_BOARD_AUDIO_IRQ
+void HAL_BOARD_AUDIO_ISR(void); /* the board's audio interrupt (hop timer or I2S DMA) */
+#endif
 
 void hal_reset_handler(void)
 {
@@ -55,7 +58,8 @@ void hal_default_handler(void)
 }
 
 /* Every exception and interrupt defaults to hal_default_handler (reserved slots too: they
- * are never taken); SysTick and the board's UART RX IRQ override the range on purpose. */
+ * are never taken); SysTick, the board's UART RX IRQ and its audio IRQ override the range on
+ * purpose. */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Woverride-init"
 __attribute__((section(".isr_vector"), used)) static void (*const vectors[16 + HAL_BOARD_NUM_IRQS])(
@@ -65,5 +69,8 @@ __attribute__((section(".isr_vector"), used)) static void (*const vectors[16 + H
     [2 ... 15 + HAL_BOARD_NUM_IRQS] = hal_default_handler,
     [15] = hal_systick_isr,
     [16 + HAL_BOARD_UART0_RX_IRQ] = hal_uart_rx_isr,
+#ifdef HAL_BOARD_AUDIO_IRQ
+    [16 + HAL_BOARD_AUDIO_IRQ] = HAL_BOARD_AUDIO_ISR,
+#endif
 };
 #pragma GCC diagnostic pop

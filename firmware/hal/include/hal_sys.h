@@ -23,6 +23,13 @@ uint32_t hal_sys_stack_size(void);
 uint32_t hal_sys_stack_used(void);
 
 /*
+ * Sleep (WFI) until an interrupt is taken, unless work_pending() already returns nonzero.
+ * The check runs with interrupts masked, so an interrupt arriving between the check and the
+ * sleep still wakes it (a masked pending interrupt ends WFI); it is taken on return.
+ */
+void hal_sys_sleep_unless(int (*work_pending)(void));
+
+/*
  * Stop with an exit status through semihosting SYS_EXIT_EXTENDED: QEMU (with
  * -semihosting-config enable=on) exits with `code`. Only under QEMU or an attached debugger;
  * without one the breakpoint faults and the CPU parks in the fault handler.

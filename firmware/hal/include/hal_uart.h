@@ -24,6 +24,9 @@ void hal_uart_write(const uint8_t *data, size_t len);
 /* Non-blocking read: copies up to cap received bytes into buf, returns how many. */
 size_t hal_uart_read(uint8_t *buf, size_t cap);
 
+/* Received bytes waiting in the ring (a snapshot: more may arrive at any time). */
+size_t hal_uart_rx_available(void);
+
 /* Sleep (WFI) until at least one received byte is waiting. */
 void hal_uart_wait_rx(void);
 
