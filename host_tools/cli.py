@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "hushkit.quantize.convert",
     "hushkit.quantize.export",
     "hushkit.firmware_build",
+    "hushkit.flash",
     "hushkit.ops",
     "hushkit.bench",
     "hushkit.latency",
@@ -41,6 +42,7 @@ the pipeline, in order:
   hushkit emulate     boot it on QEMU with a TCP serial port
   hushkit stream      stream a WAV file through a board or the emulator
   hushkit latency     delay, compute per hop, deadlines and link round trip of a device
+  hushkit flash       flash an image through hushkit's bootloader
 
 `hushkit COMMAND --help` explains each one.
 """

@@ -36,12 +36,30 @@ class EmulatorError(RuntimeError):
     pass
 
 
-def qemu_command(target: str, elf: Path, serial: str, icount: bool = True) -> list[str]:
-    """The qemu-system-arm command line for `target` with UART0 on `serial` (a -serial spec)."""
+def qemu_command(
+    target: str,
+    elf: Path | None,
+    serial: str,
+    icount: bool = True,
+    flash: Path | None = None,
+    power_cut_at: int | None = None,
+) -> list[str]:
+    """The qemu-system-arm command line for `target` with UART0 on `serial` (a -serial spec).
+
+    With `flash`, the board boots from that flash file instead of an ELF (see
+    firmware/hal/flash_emu): it is preloaded at the flash base and named to the firmware on
+    the semihosting command line, with `cut=N` when operation N is to lose power."""
     tgt = targets.get(target)
     cmd = [QEMU, "-machine", tgt.machine, "-nographic", "-monitor", "none"]
-    cmd += ["-kernel", str(elf), "-serial", serial]
-    cmd += ["-semihosting-config", "enable=on,target=native"]
+    semihosting = "enable=on,target=native"
+    if flash is not None:
+        flash = Path(flash).resolve()
+        cmd += ["-device", f"loader,file={flash},addr=0x0,force-raw=on"]
+        semihosting += f",arg={flash}" + (f",arg=cut={power_cut_at}" if power_cut_at else "")
+    else:
+        cmd += ["-kernel", str(elf)]
+    cmd += ["-serial", serial]
+    cmd += ["-semihosting-config", semihosting]
     if icount:
         cmd += ["-icount", ICOUNT]
     return cmd
@@ -67,10 +85,19 @@ class Emulator(contextlib.AbstractContextManager):
     firmware sends at boot is lost; connect to `url` after entering the context.
     """
 
-    def __init__(self, target: str, elf: Path | None = None, icount: bool = True):
+    def __init__(
+        self,
+        target: str,
+        elf: Path | None = None,
+        icount: bool = True,
+        flash: Path | None = None,
+        power_cut_at: int | None = None,
+    ):
         self.target = targets.get(target)
         self.elf = Path(elf) if elf else self.target.elf()
         self.icount = icount
+        self.flash = Path(flash) if flash is not None else None
+        self.power_cut_at = power_cut_at
         self.port = 0
         self.process: subprocess.Popen | None = None
         self._stderr = None
@@ -80,12 +107,17 @@ class Emulator(contextlib.AbstractContextManager):
         return f"socket://127.0.0.1:{self.port}"
 
     def __enter__(self) -> Emulator:
-        _check_runnable(self.elf)
+        if self.flash is None:
+            _check_runnable(self.elf)
+        elif not self.flash.is_file():
+            raise EmulatorError(f"flash file {self.flash} not found")
         self.port = free_port()
         serial = f"tcp:127.0.0.1:{self.port},server=on,wait=on,nodelay=on"
         self._stderr = tempfile.TemporaryFile()
         self.process = subprocess.Popen(
-            qemu_command(self.target.name, self.elf, serial, self.icount),
+            qemu_command(
+                self.target.name, self.elf, serial, self.icount, self.flash, self.power_cut_at
+            ),
             stdin=subprocess.DEVNULL,
             stdout=self._stderr,
             stderr=subprocess.STDOUT,
@@ -172,6 +204,10 @@ def run_to_exit(
 
 
 def run_emulate(args: argparse.Namespace) -> int:
+    if args.flash is not None:
+        from hushkit import flash_emulate
+
+        return flash_emulate.run(args)
     try:
         with Emulator(args.target, args.elf, icount=not args.no_icount) as emu:
             print(f"{emu.target.name} on {emu.target.machine}: {emu.elf}")
@@ -195,6 +231,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--target", default=targets.DEFAULT_TARGET, choices=list(targets.TARGETS))
     parser.add_argument(
         "--elf", type=Path, default=None, help="firmware to boot (default: the target's build)"
+    )
+    parser.add_argument(
+        "--flash",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="boot hushkit's bootloader from this persistent flash file (created erased, "
+        "holding only the bootloader, when missing); the application comes from `hushkit flash`",
     )
     parser.add_argument(
         "--no-icount",

@@ -213,13 +213,14 @@ def build(
     selftest: bool = False,
     verbose: bool = False,
     build_root: Path = targets.BUILD_ROOT,
+    env: str | None = None,
 ) -> BuildResult:
     """Build the application (or the HAL self-test image) for `target` with `pio run`.
 
     The ELF lands in build_root/<environment>/ (tests use their own root so they never
     replace a user's build)."""
     tgt = targets.get(target)
-    env_name = tgt.selftest_env if selftest else tgt.name
+    env_name = env or (tgt.selftest_env if selftest else tgt.name)
     check_toolchain()
     environ = os.environ | PIO_OFFLINE_ENV
     environ["PLATFORMIO_CORE_DIR"] = str(prepare_pio_core())
@@ -244,6 +245,10 @@ def build(
 
 
 def run_build(args: argparse.Namespace) -> int:
+    if args.json:
+        from hushkit import flash_build
+
+        return flash_build.run_build_json(args)
     try:
         result = build(args.target, args.model_dir, selftest=args.selftest, verbose=args.verbose)
     except BuildError as exc:
@@ -275,6 +280,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--selftest", action="store_true", help="build the HAL self-test image instead"
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="show the compiler commands")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="also build the bootloader and the signed slot images; print their paths as JSON",
+    )
     parser.set_defaults(func=run_build)
 
     # `hushkit emulate` runs what this command builds; it registers alongside it.

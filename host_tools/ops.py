@@ -239,9 +239,11 @@ def _run(args: argparse.Namespace, body) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
+    from hushkit import flash_info
+
     def body(client: DeviceClient) -> int:
-        print(format_info(client.info()))
-        return 0
+        # The bootloader and the application both answer; flash_info says which one did.
+        return flash_info.show(client, as_json=args.json, format_app=format_info)
 
     return _run(args, body)
 
@@ -284,6 +286,7 @@ def cmd_stream(args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:
     info = subparsers.add_parser("info", help="show what a device runs (firmware, model, DSP)")
     _add_link_args(info, emulate=True)
+    info.add_argument("--json", action="store_true", help="print the identity as JSON")
     info.set_defaults(func=cmd_info)
 
     stats = subparsers.add_parser("stats", help="per-hop cost, memory and link statistics")

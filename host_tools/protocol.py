@@ -56,6 +56,15 @@ class Opcode(enum.IntEnum):
     STATS = 0x03
     SET = 0x04
     RESET = 0x05
+    # Flashing (0x10-0x1F). IDENTIFY is answered by the bootloader and the application; the
+    # flash commands only by the bootloader; ENTER_BOOTLOADER only by the application.
+    IDENTIFY = 0x10
+    FLASH_ERASE = 0x11
+    FLASH_WRITE = 0x12
+    FLASH_HASH = 0x13
+    MARK_PENDING = 0x14
+    BOOT = 0x15
+    ENTER_BOOTLOADER = 0x16
     # The real-time audio path (hal_audio.h), 0x20-0x2F.
     AUDIO_LOAD = 0x20  # write input samples to the virtual codec's tape
     AUDIO_START = 0x21  # start capture -> per-hop pipeline -> playback
@@ -75,6 +84,14 @@ class Status(enum.IntEnum):
     MODEL_NOT_LOADED = 7
     REPLY_TOO_LARGE = 8
     PIPELINE_ERROR = 9
+    # Flashing (20-39).
+    OUTSIDE_SLOTS = 20
+    FLASH_FAILED = 21
+    NOT_ALIGNED = 22
+    NO_BOOTABLE_IMAGE = 23
+    BAD_IMAGE = 24
+    NOT_IN_BOOTLOADER = 25
+    NO_BOOTLOADER = 26
     # The real-time audio path, 40-49.
     AUDIO_BUSY = 40
     AUDIO_NO_TAPE = 41
@@ -93,6 +110,13 @@ STATUS_MESSAGES: dict[Status, str] = {
     Status.MODEL_NOT_LOADED: "no model is loaded on the device (see `hushkit info`)",
     Status.REPLY_TOO_LARGE: "the reply would exceed the payload limit: send fewer hops",
     Status.PIPELINE_ERROR: "the audio pipeline reported an error",
+    Status.OUTSIDE_SLOTS: "the range is not inside one application or model slot",
+    Status.FLASH_FAILED: "the flash refused the operation (programming unerased memory?)",
+    Status.NOT_ALIGNED: "address or length is not aligned to the flash's erase/program unit",
+    Status.NO_BOOTABLE_IMAGE: "no slot holds an image that verifies for this target",
+    Status.BAD_IMAGE: "the slot's image does not verify (magic, hash, target or address)",
+    Status.NOT_IN_BOOTLOADER: "flash commands are answered by the bootloader only",
+    Status.NO_BOOTLOADER: "this firmware was not started by hushkit's bootloader",
     Status.AUDIO_BUSY: "the real-time audio path is running: wait for it or send AUDIO_STOP",
     Status.AUDIO_NO_TAPE: "this target's audio codec has no tape (a real codec): nothing to "
     "load or read",
@@ -133,6 +157,33 @@ COST_UNITS = {
     CostSource.SYSTICK_ICOUNT: "instructions",
     CostSource.DWT_CYCLES: "cycles",
 }
+
+
+class BootMode(enum.IntEnum):
+    """Who answered IDENTIFY."""
+
+    APPLICATION = 0
+    BOOTLOADER = 1
+
+
+class BootReason(enum.IntEnum):
+    """Why the bootloader is running instead of an application."""
+
+    NONE = 0  # an application answered
+    NO_IMAGE = 1  # no slot holds an image that verifies
+    FORCED = 2  # the forced-bootloader flag (state area) or pin was set
+    REQUESTED = 3  # ENTER_BOOTLOADER from the application
+
+
+class SlotState(enum.IntEnum):
+    """A slot as IDENTIFY reports it (MCUboot image trailer semantics, direct-xip revert)."""
+
+    EMPTY = 0  # no image header
+    INVALID = 1  # a header, but the image does not verify (hash, target, address, size)
+    VALID = 2  # verifies, no trailer magic: bootable when nothing better is
+    PENDING = 3  # trailer magic set, not tried yet: the next boot tries it
+    TESTING = 4  # booted once (copy_done), not confirmed: reverted at the next boot
+    CONFIRMED = 5  # the application confirmed it (image_ok)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -331,6 +382,75 @@ SET_REPLY = Layout(
     ),
 )
 
+IDENTIFY_REPLY = Layout(
+    "IDENTIFY_REPLY",
+    "IDENTIFY reply payload (no request payload); followed by n_regions SLOT_INFO records.",
+    (
+        Field("mode", "B", "BootMode: who answered"),
+        Field("reason", "B", "BootReason: why the bootloader runs"),
+        Field("n_regions", "B", "SLOT_INFO records that follow"),
+        Field("running_slot", "B", "region index of the running application, 0xFF = none"),
+        Field("boot_version", "16s", "bootloader version, ASCII, NUL padded"),
+        Field("target", "16s", "target the bootloader (or application) was built for"),
+        Field("flash_base", "I", "address of flash offset 0"),
+        Field("flash_size", "I", "bytes"),
+        Field("sector_size", "I", "erase unit, bytes"),
+        Field("write_align", "I", "program unit, bytes"),
+        Field("flash_ops", "I", "erase/program operations since power-on"),
+    ),
+)
+
+SLOT_INFO = Layout(
+    "SLOT_INFO",
+    "One flash region in an IDENTIFY reply.",
+    (
+        Field("kind", "B", "SlotKind (flash_layout): 0 boot, 1 state, 2 app, 3 model"),
+        Field("state", "B", "SlotState"),
+        Field("_pad", "2x"),
+        Field("start", "I", "offset from flash_base, bytes"),
+        Field("size", "I", "bytes"),
+        Field("image_size", "I", "header + body + TLVs of the image, 0 when empty"),
+        Field("ver_major", "B"),
+        Field("ver_minor", "B"),
+        Field("ver_revision", "H"),
+        Field("ver_build", "I"),
+        Field("image_hash", "32s", "the image's SHA-256 TLV (zeros when empty)"),
+    ),
+)
+
+FLASH_RANGE = Layout(
+    "FLASH_RANGE",
+    "FLASH_ERASE and FLASH_HASH request payload: a range of flash offsets.",
+    (
+        Field("offset", "I", "from flash_base; ERASE: sector aligned"),
+        Field("length", "I", "bytes; ERASE: whole sectors"),
+    ),
+)
+
+FLASH_WRITE_REQUEST = Layout(
+    "FLASH_WRITE_REQUEST",
+    "FLASH_WRITE request payload header; followed by the data (a multiple of write_align).",
+    (Field("offset", "I", "from flash_base, write_align aligned"),),
+)
+
+FLASH_HASH_REPLY = Layout(
+    "FLASH_HASH_REPLY",
+    "FLASH_HASH reply payload.",
+    (Field("sha256", "32s", "SHA-256 of the range's bytes"),),
+)
+
+MARK_PENDING_REQUEST = Layout(
+    "MARK_PENDING_REQUEST",
+    "MARK_PENDING request payload: the next boot tries this slot's image once.",
+    (
+        Field("region", "B", "region index of an application slot"),
+        Field("_pad", "3x"),
+    ),
+)
+
+# Data bytes one FLASH_WRITE carries: half a 4 KB sector, well inside the payload limit.
+FLASH_WRITE_CHUNK = 2048
+
 LAYOUTS = (
     INFO_REPLY,
     PROCESS_REQUEST,
@@ -339,6 +459,12 @@ LAYOUTS = (
     STATS_REPLY,
     SET_REQUEST,
     SET_REPLY,
+    IDENTIFY_REPLY,
+    SLOT_INFO,
+    FLASH_RANGE,
+    FLASH_WRITE_REQUEST,
+    FLASH_HASH_REPLY,
+    MARK_PENDING_REQUEST,
     AUDIO_LOAD_REQUEST,
     AUDIO_START_REQUEST,
     AUDIO_STATUS_REPLY,
@@ -372,6 +498,9 @@ def definition() -> dict:
         "process_flags": {f.name: f.value for f in ProcessFlag},
         "set_fields": {f.name: f.value for f in SetField},
         "cost_sources": {c.name: c.value for c in CostSource},
+        "boot_modes": {m.name: m.value for m in BootMode},
+        "boot_reasons": {m.name: m.value for m in BootReason},
+        "slot_states": {m.name: m.value for m in SlotState},
         "audio_sources": {a.name: a.value for a in AudioSource},
         "layouts": {lay.name: [[f.name, f.fmt] for f in lay.fields] for lay in LAYOUTS},
     }

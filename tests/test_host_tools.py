@@ -78,8 +78,10 @@ class FakeDevice:
         if req.opcode in self.fail:
             status, detail = self.fail[req.opcode]
             return p.encode_frame(p.Frame(op, req.seq, detail, status=status))
-        payload = getattr(self, f"_on_{p.Opcode(req.opcode).name.lower()}")(req.payload)
-        return p.encode_frame(p.Frame(op, req.seq, payload))
+        handler = getattr(self, f"_on_{p.Opcode(req.opcode).name.lower()}", None)
+        if handler is None:  # like a firmware without this command
+            return p.encode_frame(p.Frame(op, req.seq, status=p.Status.UNKNOWN_OPCODE))
+        return p.encode_frame(p.Frame(op, req.seq, handler(req.payload)))
 
     def _on_info(self, _: bytes) -> bytes:
         return p.INFO_REPLY.pack(

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "app_flash.h"
 #include "audio_path.h"
 #include "hal_sys.h"
 #include "hal_timer.h"
@@ -340,7 +341,7 @@ size_t hush_cmd_handle(hush_cmd_ctx *ctx, const uint8_t *frame, size_t len, uint
         if ((opcode & HUSH_AUDIO_OPCODE_MASK) == HUSH_OP_AUDIO_LOAD) {
             return hush_audio_cmd(opcode, seq, payload, payload_len, reply);
         }
-        return reply_error(reply, op, seq, HUSH_STATUS_UNKNOWN_OPCODE, NULL);
+        return app_flash_handle(opcode, seq, payload, payload_len, reply);
     }
 }
 

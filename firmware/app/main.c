@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "app_flash.h"
 #include "audio_path.h"
 #include "commands.h"
 #include "hal_sys.h"
@@ -77,6 +78,7 @@ int main(void)
 
     hush_pipeline *pipeline;
     int init_status = pipeline_setup(&pipeline);
+    app_flash_start(init_status == HUSH_PIPELINE_OK);
     hush_cmd_ctx *cmd = hush_cmd_init(s_cmd_mem, sizeof s_cmd_mem, pipeline, init_status, &s_info);
     if (cmd == NULL) {
         /* The command context outgrew HUSH_CMD_MEM_BYTES: a build inconsistency, not a

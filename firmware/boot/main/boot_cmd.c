@@ -1,0 +1,197 @@
+/* boot_cmd: the bootloader's command handler (see boot_cmd.h). */
+#include "boot_cmd.h"
+
+#include <string.h>
+
+#include "boot_identify.h"
+#include "boot_image.h"
+#include "flash_layout.h"
+#include "hal_flash.h"
+#include "hush_sha256.h"
+
+struct boot_cmd_ctx {
+    hush_frame_decoder *decoder;
+    uint8_t reason;
+    uint8_t reset;
+    _Alignas(8) uint8_t decoder_mem[HUSH_FRAME_DECODER_MEM_BYTES];
+};
+
+_Static_assert(sizeof(struct boot_cmd_ctx) <= BOOT_CMD_MEM_BYTES, "BOOT_CMD_MEM_BYTES too small");
+_Static_assert(HUSH_IDENTIFY_REPLY_SIZE + HUSH_FLASH_N_REGIONS * HUSH_SLOT_INFO_SIZE <=
+                   HUSH_PROTO_MAX_PAYLOAD,
+               "IDENTIFY reply exceeds the payload limit");
+
+boot_cmd_ctx *boot_cmd_init(void *mem, size_t mem_size, uint8_t reason)
+{
+    if (mem == NULL || mem_size < sizeof(struct boot_cmd_ctx)) {
+        return NULL;
+    }
+    boot_cmd_ctx *ctx = (boot_cmd_ctx *)mem;
+    memset(ctx, 0, sizeof *ctx);
+    ctx->decoder = hush_frame_decoder_init(ctx->decoder_mem);
+    ctx->reason = reason;
+    return ctx;
+}
+
+int boot_cmd_reset_requested(const boot_cmd_ctx *ctx)
+{
+    return ctx->reset;
+}
+
+static size_t reply_status(uint8_t *reply, uint8_t op, uint16_t seq, uint8_t status,
+                           const char *detail)
+{
+    size_t n = 0;
+    if (detail != NULL) {
+        n = strlen(detail);
+        memcpy(hush_frame_payload(reply), detail, n);
+    }
+    return hush_frame_seal(reply, op, status, seq, n);
+}
+
+static uint8_t flash_status(int rc)
+{
+    switch (rc) {
+    case HAL_FLASH_OK:
+        return HUSH_STATUS_OK;
+    case HAL_FLASH_E_ALIGN:
+        return HUSH_STATUS_NOT_ALIGNED;
+    case HAL_FLASH_E_RANGE:
+        return HUSH_STATUS_OUTSIDE_SLOTS;
+    default:
+        return HUSH_STATUS_FLASH_FAILED;
+    }
+}
+
+static const char *flash_detail(int rc)
+{
+    return rc == HAL_FLASH_E_NOT_ERASED ? "program over unerased flash"
+           : rc == HAL_FLASH_E_IO       ? "flash I/O error"
+                                        : NULL;
+}
+
+static size_t cmd_erase(uint8_t *reply, uint8_t op, uint16_t seq, const uint8_t *in, size_t len)
+{
+    if (len != HUSH_FLASH_RANGE_SIZE) {
+        return reply_status(reply, op, seq, HUSH_STATUS_BAD_LENGTH, NULL);
+    }
+    const uint32_t offset = hush_frame_get_u32(in + HUSH_FLASH_RANGE_OFFSET_OFFSET);
+    const uint32_t length = hush_frame_get_u32(in + HUSH_FLASH_RANGE_LENGTH_OFFSET);
+    if (offset % HUSH_FLASH_SECTOR != 0u || length % HUSH_FLASH_SECTOR != 0u) {
+        return reply_status(reply, op, seq, HUSH_STATUS_NOT_ALIGNED, NULL);
+    }
+    if (length == 0 || boot_writable_region(offset, length) < 0) {
+        return reply_status(reply, op, seq, HUSH_STATUS_OUTSIDE_SLOTS, NULL);
+    }
+    for (uint32_t s = offset; s < offset + length; s += HUSH_FLASH_SECTOR) {
+        const int rc = hal_flash_erase(s);
+        if (rc != HAL_FLASH_OK) {
+            return reply_status(reply, op, seq, flash_status(rc), flash_detail(rc));
+        }
+    }
+    return reply_status(reply, op, seq, HUSH_STATUS_OK, NULL);
+}
+
+static size_t cmd_write(uint8_t *reply, uint8_t op, uint16_t seq, const uint8_t *in, size_t len)
+{
+    if (len < HUSH_FLASH_WRITE_REQUEST_SIZE) {
+        return reply_status(reply, op, seq, HUSH_STATUS_BAD_LENGTH, NULL);
+    }
+    const uint32_t offset = hush_frame_get_u32(in + HUSH_FLASH_WRITE_REQUEST_OFFSET_OFFSET);
+    const uint32_t n = (uint32_t)(len - HUSH_FLASH_WRITE_REQUEST_SIZE);
+    if (offset % HUSH_FLASH_WRITE_ALIGN != 0u || n % HUSH_FLASH_WRITE_ALIGN != 0u) {
+        return reply_status(reply, op, seq, HUSH_STATUS_NOT_ALIGNED, NULL);
+    }
+    if (n == 0 || boot_writable_region(offset, n) < 0) {
+        return reply_status(reply, op, seq, HUSH_STATUS_OUTSIDE_SLOTS, NULL);
+    }
+    const int rc = hal_flash_program(offset, in + HUSH_FLASH_WRITE_REQUEST_SIZE, n);
+    return reply_status(reply, op, seq, flash_status(rc), flash_detail(rc));
+}
+
+static size_t cmd_hash(uint8_t *reply, uint8_t op, uint16_t seq, const uint8_t *in, size_t len)
+{
+    if (len != HUSH_FLASH_RANGE_SIZE) {
+        return reply_status(reply, op, seq, HUSH_STATUS_BAD_LENGTH, NULL);
+    }
+    const uint32_t offset = hush_frame_get_u32(in + HUSH_FLASH_RANGE_OFFSET_OFFSET);
+    const uint32_t length = hush_frame_get_u32(in + HUSH_FLASH_RANGE_LENGTH_OFFSET);
+    if (offset > HUSH_FLASH_SIZE || length > HUSH_FLASH_SIZE - offset) {
+        return reply_status(reply, op, seq, HUSH_STATUS_BAD_ARGUMENT, "range outside flash");
+    }
+    uint8_t *out = hush_frame_payload(reply);
+    hush_sha256(hal_flash_ptr(offset), length, out + HUSH_FLASH_HASH_REPLY_SHA256_OFFSET);
+    return hush_frame_seal(reply, op, HUSH_STATUS_OK, seq, HUSH_FLASH_HASH_REPLY_SIZE);
+}
+
+static size_t cmd_mark_pending(uint8_t *reply, uint8_t op, uint16_t seq, const uint8_t *in,
+                               size_t len)
+{
+    if (len != HUSH_MARK_PENDING_REQUEST_SIZE) {
+        return reply_status(reply, op, seq, HUSH_STATUS_BAD_LENGTH, NULL);
+    }
+    const unsigned region = in[HUSH_MARK_PENDING_REQUEST_REGION_OFFSET];
+    if (region >= HUSH_FLASH_N_REGIONS || boot_regions[region].kind != HUSH_SLOT_KIND_APP) {
+        return reply_status(reply, op, seq, HUSH_STATUS_BAD_ARGUMENT, "not an application slot");
+    }
+    boot_slot_info info;
+    boot_slot_inspect(region, &info);
+    if (info.state == HUSH_SLOT_EMPTY || info.state == HUSH_SLOT_INVALID) {
+        return reply_status(reply, op, seq, HUSH_STATUS_BAD_IMAGE, NULL);
+    }
+    const int rc = boot_trailer_set_pending(region);
+    return reply_status(reply, op, seq, flash_status(rc), flash_detail(rc));
+}
+
+static size_t handle(boot_cmd_ctx *ctx, const uint8_t *frame, size_t len, uint8_t *reply)
+{
+    const uint8_t opcode = frame[HUSH_PROTO_HDR_OPCODE_OFFSET];
+    const uint16_t seq = hush_frame_get_u16(frame + HUSH_PROTO_HDR_SEQ_OFFSET);
+    const size_t payload_len = hush_frame_get_u16(frame + HUSH_PROTO_HDR_LENGTH_OFFSET);
+    const uint8_t *in = frame + HUSH_PROTO_HEADER_SIZE;
+    const uint8_t op = (uint8_t)(opcode | HUSH_PROTO_REPLY_FLAG);
+    if (payload_len != len - HUSH_PROTO_HEADER_SIZE) {
+        return reply_status(reply, op, seq, HUSH_STATUS_BAD_LENGTH, "header length != frame");
+    }
+    switch (opcode) {
+    case HUSH_OP_IDENTIFY:
+        return hush_frame_seal(reply, op, HUSH_STATUS_OK, seq,
+                               boot_identify(hush_frame_payload(reply), HUSH_MODE_BOOTLOADER,
+                                             ctx->reason, 0xFFu, BOOT_VERSION));
+    case HUSH_OP_FLASH_ERASE:
+        return cmd_erase(reply, op, seq, in, payload_len);
+    case HUSH_OP_FLASH_WRITE:
+        return cmd_write(reply, op, seq, in, payload_len);
+    case HUSH_OP_FLASH_HASH:
+        return cmd_hash(reply, op, seq, in, payload_len);
+    case HUSH_OP_MARK_PENDING:
+        return cmd_mark_pending(reply, op, seq, in, payload_len);
+    case HUSH_OP_BOOT:
+        ctx->reset = 1;
+        return reply_status(reply, op, seq, HUSH_STATUS_OK, NULL);
+    default:
+        return reply_status(reply, op, seq, HUSH_STATUS_UNKNOWN_OPCODE, "bootloader");
+    }
+}
+
+size_t boot_cmd_feed(boot_cmd_ctx *ctx, uint8_t byte, uint8_t *reply, size_t cap)
+{
+    const int result = hush_frame_decoder_push(ctx->decoder, byte);
+    if (result == HUSH_FRAME_PENDING || cap < BOOT_CMD_REPLY_BYTES) {
+        return 0;
+    }
+    size_t len = 0;
+    const uint8_t *frame = hush_frame_decoder_frame(ctx->decoder, &len);
+    if (result == HUSH_FRAME_READY) {
+        return handle(ctx, frame, len, reply);
+    }
+    if (result == HUSH_FRAME_ERR_CRC) {
+        return reply_status(reply,
+                            (uint8_t)(frame[HUSH_PROTO_HDR_OPCODE_OFFSET] | HUSH_PROTO_REPLY_FLAG),
+                            hush_frame_get_u16(frame + HUSH_PROTO_HDR_SEQ_OFFSET),
+                            HUSH_STATUS_BAD_CRC, NULL);
+    }
+    const uint8_t status =
+        result == HUSH_FRAME_ERR_TOO_LONG ? HUSH_STATUS_FRAME_TOO_LONG : HUSH_STATUS_BAD_FRAME;
+    return reply_status(reply, HUSH_OP_NONE | HUSH_PROTO_REPLY_FLAG, 0, status, NULL);
+}

@@ -1,0 +1,277 @@
+"""`hushkit flash`: put an application image on a device through hushkit's bootloader.
+
+    hushkit flash --port socket://127.0.0.1:PORT build/firmware/qemu-m4-slot0/firmware.img
+
+Steps: read the device's identity (an application is first asked to reboot into the
+bootloader); refuse an image built for another target; pick the application slot that is
+not running (updates never touch the running image) and the image built for it; for each
+sector, skip it when the device's hash of it already matches, else erase and write it, retrying
+a failed exchange up to FLASH_RETRIES times; verify the whole image by hash; mark it pending;
+reboot; wait for the application to confirm itself. A re-flash of the image already running
+writes nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import sys
+import time
+from pathlib import Path
+
+from hushkit import flash_image, flash_layout
+from hushkit import protocol as p
+from hushkit.client import DeviceError
+from hushkit.flash_client import FlashClient, Identity
+from hushkit.transport import LinkError, open_link
+
+# Exchanges that failed (timeout, CRC, unreadable reply) are retried this many times each
+# before the flash gives up; every retry is counted in the summary.
+FLASH_RETRIES = 3
+# Per exchange: erasing a 4 KB sector and writing 2 KB take milliseconds; hashing a 320 KB
+# slot on the emulated M4 about 0.1 s.
+EXCHANGE_TIMEOUT_S = 3.0
+CONFIRM_TIMEOUT_S = 15.0
+
+
+class FlashError(RuntimeError):
+    """A flash that cannot go on; the message says why and what to do."""
+
+
+@dataclasses.dataclass
+class FlashResult:
+    slot: str
+    image_sha256: str
+    bytes_written: int = 0
+    chunks_written: int = 0
+    chunks_skipped: int = 0
+    retries: int = 0
+    seconds: float = 0.0
+    state: str = ""
+    payload_bytes: int = 0  # image bytes sent in FLASH_WRITE frames
+    wire_bytes: int = 0  # every byte sent and received, frames and all
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+class _CountingLink:
+    """Wraps a Link to count the bytes on the wire (for the protocol efficiency figure)."""
+
+    def __init__(self, link):
+        self._link = link
+        self.sent = 0
+        self.received = 0
+
+    def write(self, data: bytes) -> None:
+        self.sent += len(data)
+        self._link.write(data)
+
+    def read_until(self, terminator: bytes, size: int) -> bytes:
+        data = self._link.read_until(terminator, size)
+        self.received += len(data)
+        return data
+
+    def __getattr__(self, name):
+        return getattr(self._link, name)
+
+
+def _retrying(result: FlashResult, what: str, call):
+    for attempt in range(FLASH_RETRIES + 1):
+        try:
+            return call()
+        except DeviceError as exc:
+            if exc.status is not None and exc.status not in (
+                p.Status.BAD_CRC,
+                p.Status.BAD_FRAME,
+            ):
+                raise FlashError(f"{what}: {exc}") from exc
+            if attempt == FLASH_RETRIES:
+                raise FlashError(
+                    f"{what}: the device stopped answering ({exc}); gave up after "
+                    f"{FLASH_RETRIES} retries. Restart it: the bootloader keeps the running "
+                    "image and a new `hushkit flash` resumes"
+                ) from exc
+            result.retries += 1
+
+
+def to_bootloader(client: FlashClient) -> Identity:
+    ident = client.identify()
+    if ident.mode == p.BootMode.BOOTLOADER:
+        return ident
+    if not ident.slots:
+        raise FlashError(
+            "the device runs an application that was not started by hushkit's bootloader: "
+            "flash the bootloader first (see README, 'Flashing a board')"
+        )
+    client.enter_bootloader()
+    return client.wait_identity(lambda i: i.mode == p.BootMode.BOOTLOADER)
+
+
+def choose_slot(ident: Identity) -> int:
+    """The application slot to write: one that is not the image the device would boot."""
+    apps = [s for s in ident.slots if s.kind == flash_layout.SlotKind.APP]
+    live = {p.SlotState.CONFIRMED, p.SlotState.VALID, p.SlotState.PENDING}
+    idle = [s for s in apps if s.state not in live]
+    return (idle or apps[1:] or apps)[0].index
+
+
+def flash(
+    client: FlashClient, image_path: Path, progress: bool = True, wait_confirm: bool = True
+) -> FlashResult:
+    start = time.monotonic()
+    ident = to_bootloader(client)
+    try:
+        layout = flash_layout.get(ident.target)
+        images = flash_image.slot_images(image_path, layout)
+    except (ValueError, flash_image.ImageError) as exc:
+        raise FlashError(str(exc)) from exc
+    some = next(iter(images.values()))
+    if some.target != ident.target:
+        raise FlashError(
+            f"{image_path} is built for target {some.target!r}, the device is {ident.target!r}: "
+            f"build it with `hushkit build --target {ident.target}`"
+        )
+    by_name = {layout.regions[s.index].name: s for s in ident.slots}
+    for name, image in images.items():
+        slot = by_name[name]
+        if slot.image_hash == image.sha256.hex() and slot.state == p.SlotState.CONFIRMED:
+            # Already running this very image: nothing to write, just start it again.
+            result = FlashResult(slot=name, image_sha256=image.sha256.hex())
+            result.chunks_skipped = -(-len(image.data) // layout.sector)
+            client.boot()
+            return _finish(client, result, ident, slot.index, start, wait_confirm)
+    index = choose_slot(ident)
+    region = layout.regions[index]
+    image = images.get(region.name)
+    if image is None:
+        raise FlashError(
+            f"the slot to update is {region.name}, but no image built for it was found next to "
+            f"{image_path} (`hushkit build` writes one per slot)"
+        )
+    if len(image.data) > layout.max_image_size(region):
+        raise FlashError(f"image of {len(image.data)} bytes does not fit slot {region.name}")
+    result = FlashResult(slot=region.name, image_sha256=image.sha256.hex())
+    _write_image(client, image.data, region, layout, result, progress)
+    whole = _retrying(result, "verify", lambda: client.hash(region.start, len(image.data)))
+    if whole != hashlib.sha256(image.data).digest():
+        raise FlashError(f"verification failed: slot {region.name} does not hold the image")
+    _retrying(result, "mark pending", lambda: client.mark_pending(index))
+    client.boot()
+    return _finish(client, result, ident, index, start, wait_confirm)
+
+
+def _write_image(client, data, region, layout, result, progress) -> None:
+    from tqdm import tqdm
+
+    sector = layout.sector
+    chunk = p.FLASH_WRITE_CHUNK
+    padded = data + b"\xff" * (-len(data) % sector)
+    bar = tqdm(
+        total=len(padded), unit="B", unit_scale=True, unit_divisor=1024,
+        desc=f"flash {region.name}", disable=not progress, file=sys.stderr,
+    )  # fmt: skip
+    with bar:
+        for off in range(0, len(padded), sector):
+            block = padded[off : off + sector]
+            addr = region.start + off
+            current = _retrying(result, f"hash @0x{addr:x}", lambda a=addr: client.hash(a, sector))
+            if current == hashlib.sha256(block).digest():
+                result.chunks_skipped += 1
+                bar.update(len(block))
+                continue
+            _retrying(result, f"erase @0x{addr:x}", lambda a=addr: client.erase(a, sector))
+            for c in range(0, sector, chunk):
+                part = block[c : c + chunk]
+                if part == b"\xff" * len(part):
+                    continue  # erased already
+                _retrying(
+                    result,
+                    f"write @0x{addr + c:x}",
+                    lambda a=addr + c, d=part: _write_once(client, a, d),
+                )
+                result.bytes_written += len(part)
+                result.payload_bytes += len(part)
+            result.chunks_written += 1
+            bar.update(len(block))
+
+
+def _write_once(client: FlashClient, addr: int, data: bytes) -> None:
+    """Write, accepting a retry of a write whose reply was lost but which did land."""
+    try:
+        client.write(addr, data)
+    except DeviceError as exc:
+        if exc.status != p.Status.FLASH_FAILED:
+            raise
+        if client.hash(addr, len(data)) != hashlib.sha256(data).digest():
+            raise
+
+
+def _finish(client, result, ident, index, start, wait_confirm) -> FlashResult:
+    if wait_confirm:
+        def confirmed(i: Identity) -> bool:
+            return (
+                i.mode == p.BootMode.APPLICATION
+                and i.running_slot == index
+                and i.slot(index).state == p.SlotState.CONFIRMED
+            )
+
+        try:
+            final = client.wait_identity(confirmed, CONFIRM_TIMEOUT_S)
+            result.state = final.slot(index).state.name.lower()
+        except DeviceError as exc:
+            raise FlashError(
+                f"the new image did not confirm itself ({exc}); the bootloader rolls back to "
+                "the previous image at the next reset"
+            ) from exc
+    else:
+        result.state = "pending"
+    result.seconds = time.monotonic() - start
+    return result
+
+
+def run_flash(args: argparse.Namespace) -> int:
+    if args.protocol == "stm32":
+        from hushkit import flash_stm32
+
+        return flash_stm32.run(args)
+    try:
+        with open_link(args.port, timeout=EXCHANGE_TIMEOUT_S, trace=args.trace) as link:
+            counting = _CountingLink(link)
+            client = FlashClient(counting, timeout=EXCHANGE_TIMEOUT_S)
+            result = flash(client, args.image, progress=not args.json)
+            result.wire_bytes = counting.sent + counting.received
+    except (FlashError, DeviceError, LinkError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(result.as_dict(), indent=2))
+    else:
+        print(
+            f"flashed {result.slot}: {result.bytes_written} bytes written, "
+            f"{result.chunks_skipped} sectors unchanged, {result.retries} retries, "
+            f"{result.seconds:.1f} s; image {result.image_sha256[:16]}… {result.state}"
+        )
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "flash",
+        help="flash an application image through hushkit's bootloader (or the STM32 ROM)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("image", type=Path, help="firmware.img (or .elf/.bin) of `hushkit build`")
+    parser.add_argument("--port", required=True, help="/dev/ttyUSB0 or socket://HOST:PORT")
+    parser.add_argument(
+        "--protocol",
+        choices=["hushkit", "stm32"],
+        default="hushkit",
+        help="hushkit: through hushkit's bootloader; stm32: the chip's ROM bootloader (AN3155)",
+    )
+    parser.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+    parser.add_argument("--trace", action="store_true", help="hex-dump the traffic to stderr")
+    parser.set_defaults(func=run_flash)
