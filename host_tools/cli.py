@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
+import traceback
 
 from hushkit import __version__
+from hushkit.errors import HushkitError
 
 # (module, in the order the pipeline runs them). A module that fails to import because an
 # optional extra is missing only loses its own subcommand.
@@ -56,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"hushkit {__version__}")
+    parser.add_argument(
+        "--debug", action="store_true", help="show the full traceback when a command fails"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         try:
@@ -68,17 +74,47 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Signals that end a command like Ctrl-C does: every `with` block unwinds, so child
+# processes (QEMU) stop and temporary files go, before hushkit exits with 128 + the signal.
+EXIT_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+def _exit_on_signal(signum: int, _frame) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    previous = {sig: signal.signal(sig, _exit_on_signal) for sig in EXIT_SIGNALS}
+    try:
+        return _run(args)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except HushkitError as exc:
+        # The one place user-facing errors are reported: one line, a traceback on request.
+        if args.debug:
+            traceback.print_exc()
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except Exception as exc:  # a bug: still one line unless --debug
+        if args.debug:
+            raise
+        print(f"error: internal error ({type(exc).__name__}: {exc}); run "
+              "`hushkit --debug ...` for the traceback", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ import time
 import numpy as np
 
 from hushkit import protocol as p
+from hushkit.errors import HushkitError
 from hushkit.transport import Link
 
 # A reply whose CRC the device rejected was never executed, so resending is safe; after this
@@ -25,7 +26,7 @@ BAD_CRC_RETRIES = 2
 MAX_RESYNC_BYTES = 512
 
 
-class DeviceError(RuntimeError):
+class DeviceError(HushkitError, RuntimeError):
     """The device answered with an error status (or an unreadable reply)."""
 
     def __init__(self, message: str, status: int | None = None):
@@ -91,6 +92,13 @@ class Stats:
 
 
 @dataclasses.dataclass(frozen=True)
+class SafetyStats:
+    limited_samples: int  # output samples the limiter changed since RESET
+    trips: int  # times the model was switched off since boot
+    tripped: bool  # the model is bypassed until the next RESET
+
+
+@dataclasses.dataclass(frozen=True)
 class Settings:
     bypass: bool
     attenuation_db: float  # 0 = unlimited
@@ -123,7 +131,18 @@ class DeviceClient:
     # ---- commands ----------------------------------------------------------------------
 
     def info(self) -> DeviceInfo:
-        fields = p.INFO_REPLY.unpack(self.transact(p.Opcode.INFO))
+        try:
+            reply = self.transact(p.Opcode.INFO)
+        except DeviceError as exc:
+            if exc.status == p.Status.UNKNOWN_OPCODE:
+                raise self._not_an_application() from None
+            raise
+        if len(reply) != p.INFO_REPLY.size:
+            raise DeviceError(
+                f"INFO reply of {len(reply)} bytes, expected {p.INFO_REPLY.size}: the firmware "
+                "speaks another protocol version; update the firmware or the host tools"
+            )
+        fields = _parse(p.INFO_REPLY, reply)
         for name in ("fw_version", "target", "model_sha256", "model_message"):
             fields[name] = p.cstr(fields[name])
         fields["cost_source"] = _cost_source(fields["cost_source"])
@@ -135,10 +154,34 @@ class DeviceClient:
         self._info = DeviceInfo(**fields)
         return self._info
 
+    def _not_an_application(self) -> DeviceError:
+        """INFO was refused: say who answered (a bootloader reports itself in IDENTIFY)."""
+        identify = getattr(p.Opcode, "IDENTIFY", None)
+        layout = getattr(p, "IDENTIFY_REPLY", None)
+        if identify is not None and layout is not None:
+            try:
+                fields = layout.unpack(self.transact(identify))
+            except (DeviceError, p.FrameError):
+                fields = None
+            if fields is not None and fields.get("mode") == 1:
+                return DeviceError(
+                    "the bootloader answered, not the hushkit application: no application is "
+                    "running; flash one (`hushkit flash`) or boot it, then retry"
+                )
+        return DeviceError(
+            "the device does not know INFO: it runs a bootloader or other firmware, not the "
+            "hushkit application; flash the application and retry"
+        )
+
     def stats(self) -> Stats:
-        fields = p.STATS_REPLY.unpack(self.transact(p.Opcode.STATS))
+        fields = _parse(p.STATS_REPLY, self.transact(p.Opcode.STATS))
         fields["cost_source"] = _cost_source(fields["cost_source"])
         return Stats(**fields)
+
+    def safety(self) -> SafetyStats:
+        """The output safety stage's counters (SAFETY)."""
+        fields = _parse(p.SAFETY_REPLY, self.transact(p.Opcode.SAFETY))
+        return SafetyStats(fields["limited_samples"], fields["trips"], bool(fields["tripped"]))
 
     def set(self, bypass: bool | None = None, attenuation_db: float | None = None) -> Settings:
         """Change the given settings (None = leave as is); returns those now in force."""
@@ -150,7 +193,7 @@ class DeviceClient:
         payload = p.SET_REQUEST.pack(
             fields=int(fields), bypass=int(bool(bypass)), attenuation_db=attenuation_db or 0.0
         )
-        reply = p.SET_REPLY.unpack(self.transact(p.Opcode.SET, payload))
+        reply = _parse(p.SET_REPLY, self.transact(p.Opcode.SET, payload))
         return Settings(bypass=bool(reply["bypass"]), attenuation_db=reply["attenuation_db"])
 
     def reset(self) -> None:
@@ -189,7 +232,7 @@ class DeviceClient:
         flags = p.ProcessFlag.TAPS if taps else p.ProcessFlag(0)
         request = p.PROCESS_REQUEST.pack(n_hops=n_hops, flags=int(flags))
         reply = self.transact(p.Opcode.PROCESS, request + pcm.astype("<i2").tobytes())
-        head = p.PROCESS_REPLY.unpack(reply)
+        head = _parse(p.PROCESS_REPLY, reply)
         tap_len = head["tap_bytes"]
         if head["n_hops"] != n_hops or (tap_len != 0) != taps:
             raise DeviceError(f"PROCESS reply does not match the request: {head}")
@@ -270,6 +313,14 @@ def _decode_resync(data: bytes) -> p.Frame:
         raise DeviceError(f"unreadable reply from the device ({first})") from first
 
 
+def _parse(layout: p.Layout, payload: bytes) -> dict:
+    """A reply payload as fields; a short one is the device's error, not a host bug."""
+    try:
+        return layout.unpack(payload)
+    except p.FrameError as exc:
+        raise DeviceError(f"malformed reply from the device: {exc}") from None
+
+
 def _cost_source(value: int) -> p.CostSource:
     try:
         return p.CostSource(value)
@@ -285,7 +336,8 @@ def _error(opcode: p.Opcode, reply: p.Frame) -> DeviceError:
 
 def _timeout(seconds: float, partial: int, unmatched: p.Frame | None) -> DeviceTimeout:
     message = (
-        f"device did not answer within {seconds:.1f} s — is it flashed/powered? is the port right?"
+        f"device did not answer within {seconds:.1f} s: is it flashed and powered, is the "
+        "port right, and is no other program (a terminal, a second hushkit) using it?"
     )
     if partial:
         message += f" ({partial} bytes of an incomplete frame arrived)"

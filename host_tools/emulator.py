@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -22,6 +24,7 @@ import time
 from pathlib import Path
 
 from hushkit import targets
+from hushkit.errors import HushkitError
 
 QEMU = "qemu-system-arm"
 # QEMU opens its TCP server within tens of milliseconds; allow for a loaded machine.
@@ -32,7 +35,7 @@ STOP_TIMEOUT_S = 3.0
 ICOUNT = "shift=0,align=off,sleep=off"
 
 
-class EmulatorError(RuntimeError):
+class EmulatorError(HushkitError, RuntimeError):
     pass
 
 
@@ -71,11 +74,83 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _check_runnable(elf: Path) -> None:
+# Where each QEMU machine boots from (its vector table): an ELF whose code lies elsewhere was
+# built for another board.
+BOOT_REGIONS = {
+    "mps2-an386": (0x00000000, 4 << 20),
+    "mps2-an500": (0x00000000, 4 << 20),
+    "mps2-an505": (0x10000000, 4 << 20),
+    "mps3-an547": (0x10000000, 512 << 10),
+    "netduinoplus2": (0x08000000, 1 << 20),
+}
+ELF_MACHINE_ARM = 40
+PT_LOAD = 1
+
+
+def elf_load_addresses(elf: Path) -> list[int]:
+    """Physical addresses of an ELF32 little-endian ARM file's loaded segments."""
+    data = Path(elf).read_bytes()
+    if len(data) < 52 or data[:4] != b"\x7fELF":
+        raise EmulatorError(f"{elf} is not an ELF file: give the firmware.elf `hushkit build` made")
+    if data[4] != 1 or data[5] != 1:
+        raise EmulatorError(f"{elf} is not a 32-bit little-endian ELF (not Cortex-M firmware)")
+    machine = int.from_bytes(data[18:20], "little")
+    if machine != ELF_MACHINE_ARM:
+        raise EmulatorError(f"{elf} is not ARM code (ELF machine {machine}): not Cortex-M firmware")
+    phoff = int.from_bytes(data[28:32], "little")
+    phentsize = int.from_bytes(data[42:44], "little")
+    phnum = int.from_bytes(data[44:46], "little")
+    addresses = []
+    for i in range(phnum):
+        at = phoff + i * phentsize
+        entry = data[at : at + 32]
+        if len(entry) < 32:
+            raise EmulatorError(f"{elf} is truncated (program header {i} is cut off)")
+        if int.from_bytes(entry[0:4], "little") == PT_LOAD and int.from_bytes(entry[16:20],
+                                                                                 "little"):
+            addresses.append(int.from_bytes(entry[12:16], "little"))
+    return addresses
+
+
+def check_elf_for_target(elf: Path, target: targets.Target) -> None:
+    """Refuse, in one line, an ELF built for another board than `target`."""
+    addresses = elf_load_addresses(elf)
+    region = BOOT_REGIONS.get(target.machine)
+    hint = f"build it with `hushkit build --target {target.name}`"
+    if region is not None and addresses:
+        base, size = region
+        if not any(base <= a < base + size for a in addresses):
+            raise EmulatorError(
+                f"{elf} was not built for {target.name}: its code starts at "
+                f"0x{min(addresses):08x}, {target.machine} boots from 0x{base:08x}; {hint}"
+            )
+    # The firmware names its target in INFO; a build for another known target holds that name.
+    data = Path(elf).read_bytes()
+    others = [t for t in targets.TARGETS if t != target.name and f"{t}\0".encode() in data]
+    if others and f"{target.name}\0".encode() not in data:
+        raise EmulatorError(f"{elf} is a build for {others[0]}, not {target.name}; {hint}")
+
+
+def _check_runnable(elf: Path, target: targets.Target | None = None) -> None:
     if shutil.which(QEMU) is None:
         raise EmulatorError(f"{QEMU} not found: apt-get install qemu-system-arm")
     if not Path(elf).is_file():
-        raise EmulatorError(f"{elf} not found: build it with `hushkit build`")
+        name = target.name if target else "TARGET"
+        raise EmulatorError(f"{elf} not found: build it first with `hushkit build --target {name}`")
+    if target is not None:
+        check_elf_for_target(Path(elf), target)
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: the kernel sends SIGKILL to QEMU when hushkit dies, however it
+    dies (even SIGKILL, which no handler sees). Linux only; elsewhere a no-op."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
 
 
 class Emulator(contextlib.AbstractContextManager):
@@ -108,7 +183,7 @@ class Emulator(contextlib.AbstractContextManager):
 
     def __enter__(self) -> Emulator:
         if self.flash is None:
-            _check_runnable(self.elf)
+            _check_runnable(self.elf, self.target)
         elif not self.flash.is_file():
             raise EmulatorError(f"flash file {self.flash} not found")
         self.port = free_port()
@@ -121,6 +196,7 @@ class Emulator(contextlib.AbstractContextManager):
             stdin=subprocess.DEVNULL,
             stdout=self._stderr,
             stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
         )
         try:
             self._wait_listening()
@@ -137,8 +213,11 @@ class Emulator(contextlib.AbstractContextManager):
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                said = " / ".join(line.strip() for line in self.output().splitlines()
+                                  if line.strip())[:300]
                 raise EmulatorError(
-                    f"QEMU exited with status {self.process.returncode}:\n{self.output()}"
+                    f"QEMU exited with status {self.process.returncode}"
+                    + (f": {said}" if said else "")
                 )
             if _is_listening(self.port):
                 return
@@ -193,13 +272,14 @@ def run_to_exit(
     target: str, elf: Path, timeout: float = 60.0, icount: bool = True
 ) -> subprocess.CompletedProcess:
     """Run a firmware that ends with hal_sys_exit(); UART0 goes to the returned stdout."""
-    _check_runnable(elf)
+    _check_runnable(elf, targets.get(target))
     return subprocess.run(
         qemu_command(target, Path(elf), "stdio", icount),
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
         timeout=timeout,
+        preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
     )
 
 
@@ -208,17 +288,15 @@ def run_emulate(args: argparse.Namespace) -> int:
         from hushkit import flash_emulate
 
         return flash_emulate.run(args)
-    try:
-        with Emulator(args.target, args.elf, icount=not args.no_icount) as emu:
-            print(f"{emu.target.name} on {emu.target.machine}: {emu.elf}")
-            print(f"serial: {emu.url}  (Ctrl-C stops)", flush=True)
-            status = emu.wait()
-            print(emu.output(), end="", file=sys.stderr)
-            print(f"firmware exited with status {status}")
-            return status
-    except EmulatorError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    # EmulatorError is reported by hushkit.cli.main; a signal (SIGTERM from `timeout` or a
+    # cancelled CI job) unwinds through Emulator.__exit__, which stops QEMU.
+    with Emulator(args.target, args.elf, icount=not args.no_icount) as emu:
+        print(f"{emu.target.name} on {emu.target.machine}: {emu.elf}")
+        print(f"serial: {emu.url}  (Ctrl-C stops)", flush=True)
+        status = emu.wait()
+        print(emu.output(), end="", file=sys.stderr)
+        print(f"firmware exited with status {status}")
+        return status
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

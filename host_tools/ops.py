@@ -22,16 +22,23 @@ from pathlib import Path
 
 import numpy as np
 
+from hushkit import argtypes
 from hushkit import protocol as p
-from hushkit.client import DeviceClient, DeviceError, DeviceInfo, Stats
-from hushkit.transport import DEFAULT_TIMEOUT_S, LinkError, open_link
+from hushkit.client import DeviceClient, DeviceError, DeviceInfo, DeviceTimeout, Stats
+from hushkit.errors import HushkitError
+from hushkit.transport import DEFAULT_TIMEOUT_S, open_link
 
 # Default hops per PROCESS exchange: the most the payload limit allows (15 hops = 120 ms at
 # the default 8 ms hop), which amortises the per-frame round trip best.
 DEFAULT_BLOCK_HOPS = 0
 
 
-class OpsError(RuntimeError):
+# Most hops one PROCESS exchange can carry at the smallest hop the firmware supports (64):
+# the upper bound of --block-hops before the device says what its own limit is.
+MAX_BLOCK_HOPS = p.process_max_hops(64)
+
+
+class OpsError(HushkitError, RuntimeError):
     """A problem with the user's input (file, options) rather than with the device."""
 
 
@@ -120,29 +127,13 @@ class StreamReport:
 
 
 def load_mono(path: Path, channel: int | None, rate: int) -> np.ndarray:
-    """`path` as float64 mono at `rate` Hz (one channel picked, resampled when needed)."""
-    import soundfile
+    """`path` as float64 mono at `rate` Hz (one channel picked, resampled, sanitised)."""
+    from hushkit.audiofile import AudioSource
 
-    audio, file_rate = soundfile.read(str(path), dtype="float64", always_2d=True)
-    n_channels = audio.shape[1]
-    if channel is None:
-        if n_channels != 1:
-            raise OpsError(f"{path} has {n_channels} channels: pick one with --channel N")
-        channel = 0
-    if not 0 <= channel < n_channels:
-        raise OpsError(f"{path} has {n_channels} channel(s); --channel {channel} is out of range")
-    mono = audio[:, channel]
-    if file_rate == rate:
-        return mono
-    try:
-        from scipy.signal import resample_poly
-    except ImportError:
-        raise OpsError(
-            f"{path} is {file_rate} Hz and the device runs at {rate} Hz: install scipy to "
-            "resample (pip install scipy) or convert the file first"
-        ) from None
-    g = math.gcd(int(file_rate), int(rate))
-    return resample_poly(mono, rate // g, int(file_rate) // g)
+    with AudioSource.open(path, channel) as src:
+        blocks = list(src.blocks(rate=rate))
+        src.sanitizer.report(str(path))
+    return np.concatenate(blocks).astype(np.float64)
 
 
 def to_int16(x: np.ndarray) -> np.ndarray:
@@ -170,14 +161,24 @@ def stream(
     hops = -(-(pcm.size + delay) // hop)
     padded = np.zeros(hops * hop, np.int16)
     padded[: pcm.size] = pcm
-    block = block_hops or p.process_max_hops(hop)
+    limit = p.process_max_hops(hop)
+    if not 0 <= block_hops <= limit:
+        raise OpsError(f"--block-hops {block_hops} is out of range: this device takes 1..{limit}"
+                       " hops per exchange (0 = as many as fit)")
+    block = block_hops or limit
     client.reset()
-    out = np.empty_like(padded)
+    out = np.zeros_like(padded)
     start = time.perf_counter()
     with tqdm(total=hops, unit="hop", disable=not progress, file=sys.stderr) as bar:
         for h in range(0, hops, block):
             chunk = padded[h * hop : (h + block) * hop]
-            out[h * hop : h * hop + chunk.size] = client.process(chunk).pcm
+            try:
+                out[h * hop : h * hop + chunk.size] = client.process(chunk).pcm
+            except DeviceTimeout as exc:
+                if h == 0:
+                    raise
+                raise DeviceTimeout(f"the device stopped answering after {h} of {hops} hops "
+                                    f"({exc}); nothing was written") from None
             bar.update(chunk.size // hop)
     wall = time.perf_counter() - start
     aligned = out[delay : delay + pcm.size]
@@ -193,13 +194,17 @@ def stream_file(
     block_hops: int = DEFAULT_BLOCK_HOPS,
     progress: bool = True,
 ) -> StreamReport:
-    """Stream a WAV file through the device; OUT is 16-bit mono at the device's rate."""
-    import soundfile
+    """Stream a WAV file through the device; OUT is 16-bit mono at the device's rate.
+
+    OUT is written under a temporary name and renamed on success, so a failure never leaves
+    a partial file or destroys an existing one."""
+    from hushkit.audiofile import AtomicWriter
 
     info = client.info()
     pcm = to_int16(load_mono(in_path, channel, info.sample_rate))
     out, report = stream(client, pcm, block_hops=block_hops, progress=progress)
-    soundfile.write(str(out_path), out, info.sample_rate, subtype="PCM_16")
+    with AtomicWriter(out_path, info.sample_rate) as writer:
+        writer.write(out.astype(np.float32) / 32768.0)
     return report
 
 
@@ -214,7 +219,10 @@ def _add_link_args(parser: argparse.ArgumentParser, emulate: bool) -> None:
         )
         parser.add_argument("--elf", type=Path, help="firmware for --emulate (default: build)")
     parser.add_argument(
-        "--timeout", type=float, default=DEFAULT_TIMEOUT_S, help="seconds to wait for a reply"
+        "--timeout",
+        type=argtypes.float_range(0.0, 3600.0, lo_open=True),
+        default=DEFAULT_TIMEOUT_S,
+        help="seconds to wait for a reply (0 < T <= 3600)",
     )
     parser.add_argument("--trace", action="store_true", help="hex-dump serial bytes to stderr")
 
@@ -230,12 +238,10 @@ def _connect(args: argparse.Namespace) -> contextlib.AbstractContextManager[Devi
 
 
 def _run(args: argparse.Namespace, body) -> int:
-    try:
-        with _connect(args) as client:
-            return body(client)
-    except (DeviceError, LinkError, OpsError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    # Errors (DeviceError, LinkError, OpsError, EmulatorError: all HushkitError) are reported
+    # once, by hushkit.cli.main.
+    with _connect(args) as client:
+        return body(client)
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -248,19 +254,36 @@ def cmd_info(args: argparse.Namespace) -> int:
     return _run(args, body)
 
 
+def safety_line(client: DeviceClient) -> str | None:
+    """The output safety stage in one line; None when the firmware predates SAFETY."""
+    try:
+        s = client.safety()
+    except DeviceError as exc:
+        if exc.status == p.Status.UNKNOWN_OPCODE:
+            return None
+        raise
+    state = "TRIPPED: model bypassed until RESET" if s.tripped else "ok"
+    return f"output safety      {state}; {s.limited_samples} samples limited, {s.trips} trip(s)"
+
+
 def cmd_stats(args: argparse.Namespace) -> int:
     def body(client: DeviceClient) -> int:
         info = client.info()
         print(format_stats(client.stats(), info.hop / max(info.sample_rate, 1)))
+        line = safety_line(client)
+        if line:
+            print(line)
         return 0
 
     return _run(args, body)
 
 
 def cmd_stream(args: argparse.Namespace) -> int:
-    if not args.input.exists():
-        print(f"error: {args.input} not found", file=sys.stderr)
-        return 1
+    from hushkit.audiofile import AudioSource, check_output
+
+    # Check the files before a device or an emulator is touched.
+    AudioSource.open(args.input, args.channel).close()
+    check_output(args.output, [args.input], force=args.force)
 
     def body(client: DeviceClient) -> int:
         info = client.info()
@@ -278,6 +301,9 @@ def cmd_stream(args: argparse.Namespace) -> int:
             f"real-time factor {report.real_time_factor:.2f} "
             f"({report.wall_s:.2f} s wall for {report.audio_s:.2f} s of audio, link included)"
         )
+        line = safety_line(client)
+        if line and "ok; 0 samples" not in line:
+            print(f"warning: {line.split(None, 2)[2]}", file=sys.stderr)
         return 0
 
     return _run(args, body)
@@ -303,13 +329,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     stream_p.add_argument("input", type=Path, metavar="IN.wav")
     stream_p.add_argument("output", type=Path, metavar="OUT.wav")
     stream_p.add_argument(
-        "--channel", type=int, help="channel of a multi-channel input (0 = first)"
+        "--channel",
+        type=argtypes.non_negative_int,
+        help="channel of a multi-channel input (0 = first)",
     )
     stream_p.add_argument(
         "--block-hops",
-        type=int,
+        type=argtypes.int_range(0, MAX_BLOCK_HOPS),
         default=DEFAULT_BLOCK_HOPS,
-        help="hops per PROCESS exchange (default: as many as fit in one frame)",
+        help="hops per PROCESS exchange (default 0: as many as fit in one frame)",
     )
+    stream_p.add_argument("--force", action="store_true", help="overwrite OUT.wav if it exists")
     stream_p.add_argument("--quiet", action="store_true", help="no progress bar")
     stream_p.set_defaults(func=cmd_stream)

@@ -71,6 +71,8 @@ class Opcode(enum.IntEnum):
     AUDIO_STATUS = 0x22  # counters of the running (or last) run
     AUDIO_READ = 0x23  # read played samples back from the virtual codec's tape
     AUDIO_STOP = 0x24  # stop the run
+    # 0x30-0x3F: reliability
+    SAFETY = 0x30  # output safety stage counters (limiter, fall back to bypass)
 
 
 class Status(enum.IntEnum):
@@ -372,6 +374,17 @@ SET_REQUEST = Layout(
     ),
 )
 
+SAFETY_REPLY = Layout(
+    "SAFETY_REPLY",
+    "SAFETY reply payload (the request has no payload): the output safety stage.",
+    (
+        Field("limited_samples", "I", "output samples the limiter changed since RESET"),
+        Field("trips", "I", "times the stage switched the model off since boot"),
+        Field("tripped", "B", "1 = the model is bypassed until the next RESET"),
+        Field("_pad", "3x"),
+    ),
+)
+
 SET_REPLY = Layout(
     "SET_REPLY",
     "SET reply payload: the settings now in force.",
@@ -469,6 +482,7 @@ LAYOUTS = (
     AUDIO_START_REQUEST,
     AUDIO_STATUS_REPLY,
     AUDIO_READ_REQUEST,
+    SAFETY_REPLY,
 )
 
 

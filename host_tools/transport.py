@@ -7,11 +7,15 @@ real board and for the emulator. `trace=True` hex-dumps every byte to stderr.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
+from pathlib import Path
 from typing import TextIO
 
 import serial
+
+from hushkit.errors import HushkitError
 
 # Seconds a reply may take in total. The slowest exchange is a full PROCESS block (~4 KB
 # each way) over QEMU's emulated UART, where host -> guest moves only ~20 kB/s: ~0.2 s of
@@ -27,7 +31,7 @@ CONNECT_RETRY_DELAY_S = 0.1
 TRACE_BYTES_PER_LINE = 16
 
 
-class LinkError(OSError):
+class LinkError(HushkitError, OSError):
     """The port could not be opened."""
 
 
@@ -81,8 +85,45 @@ class Link:
         self.trace.flush()
 
 
+def port_holders(port: str) -> list[str]:
+    """Other processes that have the device file `port` open, as "PID (name)" (Linux /proc).
+
+    A second program on a serial port steals the replies: the first one then sees a silent
+    device. Naming the holder turns that into a clear message.
+    """
+    try:
+        target = os.path.realpath(port)
+        if not os.path.exists(target) or not Path("/proc/self/fd").is_dir():
+            return []
+    except OSError:
+        return []
+    holders = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            for fd in (proc / "fd").iterdir():
+                if os.path.realpath(fd) == target:
+                    name = (proc / "comm").read_text().strip()
+                    holders.append(f"{proc.name} ({name})")
+                    break
+        except OSError:
+            continue  # a process we may not inspect, or one that just ended
+    return holders
+
+
 def open_link(url: str, timeout: float = DEFAULT_TIMEOUT_S, trace: bool = False) -> Link:
     """Open a serial device path or pyserial URL (socket://HOST:PORT, loop://, rfc2217://)."""
+    if not timeout > 0:
+        raise LinkError(f"timeout must be a positive number of seconds, not {timeout}")
+    if "://" not in url:
+        if not os.path.exists(url):
+            raise LinkError(f"cannot open {url}: no such port (is the board plugged in? "
+                            "`ls /dev/ttyUSB* /dev/ttyACM*` lists serial ports)")
+        holders = port_holders(url)
+        if holders:
+            raise LinkError(f"{url} is in use by another program: {', '.join(holders)}; "
+                            "close it and retry")
     last_error: Exception | None = None
     attempts = CONNECT_RETRIES if url.startswith("socket://") else 1
     for attempt in range(attempts):
@@ -93,4 +134,6 @@ def open_link(url: str, timeout: float = DEFAULT_TIMEOUT_S, trace: bool = False)
             last_error = exc
             if attempt + 1 < attempts:
                 time.sleep(CONNECT_RETRY_DELAY_S)
+    if isinstance(last_error, serial.SerialException) and "busy" in str(last_error).lower():
+        raise LinkError(f"{url} is in use by another program; close it and retry")
     raise LinkError(f"cannot open {url}: {last_error}")

@@ -15,11 +15,13 @@ import pytest
 from hushkit.training import baselines, metrics
 
 FS = 16000
-# Real recordings first (Debian's alsa-utils and pocketsphinx-testdata), synthetic speech last.
-SPEECH_GLOBS = (
-    "/usr/share/pocketsphinx/test/data/librivox/*.wav",
-    "/usr/share/sounds/alsa/Front_Center.wav",
-)
+REPO = Path(__file__).resolve().parent.parent
+# The suite's own download cache (shared with the firmware-in-the-loop test data): speech
+# comes from the pocketsphinx-testdata package fetched there, never from whatever the host
+# happens to have installed under /usr/share, so every machine tests on the same audio.
+CACHE = REPO / "build" / "test-data" / "quick" / "cache"
+SPEECH_PACKAGE = "pocketsphinx-testdata"
+SPEECH_GLOB = "usr/share/pocketsphinx/test/data/librivox/*.wav"
 
 
 def _read_16k(path: str | Path) -> np.ndarray:
@@ -32,8 +34,14 @@ def _read_16k(path: str | Path) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def speech() -> np.ndarray:
-    """About 3 s of speech, peak 0.3."""
-    files = sorted(f for pattern in SPEECH_GLOBS for f in glob.glob(pattern))
+    """About 3 s of speech (LibriVox via the suite's download cache), peak 0.3."""
+    from hushkit.training import sources
+
+    try:
+        root = sources.fetch_package(SPEECH_PACKAGE, CACHE)
+        files = sorted(glob.glob(str(root / SPEECH_GLOB)))
+    except sources.DataError:
+        files = []  # no apt-get here: synthesize speech instead, as below
     if files:
         audio = _read_16k(files[0])[: 3 * FS]
     elif shutil.which("espeak-ng"):

@@ -163,6 +163,7 @@ def test_emulator_surfaces_qemu_errors(tmp_path, monkeypatch):
     elf = tmp_path / "firmware.elf"
     elf.write_bytes(b"")
     real_command = emulator.qemu_command
+    monkeypatch.setattr(emulator, "check_elf_for_target", lambda elf, target: None)
     monkeypatch.setattr(
         emulator, "qemu_command", lambda *a, **k: real_command(*a, **k) + ["-no-such-option"]
     )

@@ -18,6 +18,7 @@ import soundfile
 from hushkit import cli, ops
 from hushkit import protocol as p
 from hushkit.client import DeviceClient, DeviceError, DeviceTimeout
+from hushkit.errors import HushkitError
 from hushkit.transport import open_link
 
 N_FFT, HOP, STATE = 256, 128, 24
@@ -267,7 +268,7 @@ def test_stream_resamples_and_picks_channel(device, tmp_path):
     soundfile.write(src, stereo, 44100, subtype="FLOAT")
     with open_link(device.url, timeout=2.0) as link:
         client = DeviceClient(link)
-        with pytest.raises(ops.OpsError, match="--channel"):
+        with pytest.raises(HushkitError, match="--channel"):
             ops.stream_file(client, src, dst, progress=False)
         ops.stream_file(client, src, dst, channel=1, progress=False)
     out, rate = soundfile.read(dst, dtype="int16")

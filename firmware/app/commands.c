@@ -258,6 +258,19 @@ static size_t cmd_stats(hush_cmd_ctx *ctx, uint8_t *out)
     return HUSH_STATS_REPLY_SIZE;
 }
 
+static size_t cmd_safety(hush_cmd_ctx *ctx, uint8_t *out)
+{
+    hush_safety_stats st = {0};
+    if (model_loaded(ctx)) {
+        hush_pipeline_get_safety(ctx->pipeline, &st);
+    }
+    memset(out, 0, HUSH_SAFETY_REPLY_SIZE);
+    hush_frame_put_u32(out + HUSH_SAFETY_REPLY_LIMITED_SAMPLES_OFFSET, st.limited_samples);
+    hush_frame_put_u32(out + HUSH_SAFETY_REPLY_TRIPS_OFFSET, st.trips);
+    out[HUSH_SAFETY_REPLY_TRIPPED_OFFSET] = (uint8_t)(st.tripped != 0);
+    return HUSH_SAFETY_REPLY_SIZE;
+}
+
 static size_t cmd_set(hush_cmd_ctx *ctx, uint8_t *reply, uint16_t seq, const uint8_t *in,
                       size_t in_len)
 {
@@ -337,6 +350,11 @@ size_t hush_cmd_handle(hush_cmd_ctx *ctx, const uint8_t *frame, size_t len, uint
         }
         clear_stats(ctx);
         return hush_frame_seal(reply, op, HUSH_STATUS_OK, seq, 0);
+    case HUSH_OP_SAFETY:
+        if (payload_len != 0) {
+            return reply_error(reply, op, seq, HUSH_STATUS_BAD_LENGTH, NULL);
+        }
+        return hush_frame_seal(reply, op, HUSH_STATUS_OK, seq, cmd_safety(ctx, out));
     default:
         if ((opcode & HUSH_AUDIO_OPCODE_MASK) == HUSH_OP_AUDIO_LOAD) {
             return hush_audio_cmd(opcode, seq, payload, payload_len, reply);

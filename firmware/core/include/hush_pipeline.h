@@ -7,7 +7,9 @@
  *   4. quantize with the model's `features` input scale / zero point (round half to even);
  *   5. invoke the int8 model; its `state_out` becomes the next hop's `state_in`;
  *   6. gain g_k = dequantized `mask`, floored by the attenuation limit;
- *   7. Y = g * X, inverse FFT, window, overlap-add; output lags input by n_fft - hop samples.
+ *   7. Y = g * X, inverse FFT, window, overlap-add; output lags input by n_fft - hop samples;
+ *   8. the output safety stage (hush_safety.h): a ceiling relative to the recent input peak,
+ *      and the model bypassed until the next reset when the output keeps hitting it.
  * Every step uses only IEEE single-precision + - * / (no libm), so the host build and the
  * Cortex-M build produce the same int8 tensors every hop.
  *
@@ -24,6 +26,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "hush_safety.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -54,8 +58,9 @@ int hush_pipeline_init(hush_pipeline *p, int n_fft, const uint8_t *model, size_t
 /* Human-readable text for a value returned by hush_pipeline_init or hush_pipeline_process. */
 const char *hush_pipeline_error_str(int err);
 
-/* Zero the model state (its quantized zero), the analysis history and the overlap-add tail:
- * the next hops behave exactly like the first hops after init. */
+/* Zero the model state (its quantized zero), the analysis history and the overlap-add tail,
+ * and clear the safety stage (a tripped model runs again): the next hops behave exactly like
+ * the first hops after init. */
 void hush_pipeline_reset(hush_pipeline *p);
 
 /* Samples per hop (n_fft / 2). */
@@ -86,6 +91,9 @@ typedef struct {
 } hush_pipeline_tap;
 
 void hush_pipeline_get_tap(const hush_pipeline *p, hush_pipeline_tap *tap);
+
+/* Output safety counters since the last reset (trips: since init). */
+void hush_pipeline_get_safety(const hush_pipeline *p, hush_safety_stats *stats);
 
 /* Arena bytes the engine really planned (measured at init). */
 size_t hush_pipeline_arena_used(const hush_pipeline *p);

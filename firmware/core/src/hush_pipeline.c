@@ -10,6 +10,7 @@
 
 #include "hush_dspmath.h"
 #include "hush_engine.h"
+#include "hush_safety.h"
 #include "hush_stft.h"
 
 /* Added to the power spectrum before the log (hushkit.training.dsp.LOG_POWER_EPS): -100 dB
@@ -41,6 +42,7 @@ struct hush_pipeline {
     int bypass;
     float floor_gain; /* minimum gain per bin; 0 = no limit */
     int ran_model; /* the tap holds a hop */
+    hush_safety safety; /* output limiter, bypass on divergence */
     float spec[HUSH_STFT_MAX_N_FFT];
     float bins[HUSH_STFT_MAX_BINS]; /* power */
     /* Gain for each mask byte (indexed by its bits as unsigned): max((q - zp) * scale, floor),
@@ -128,6 +130,7 @@ int hush_pipeline_init(hush_pipeline *p, int n_fft, const uint8_t *model, size_t
         return HUSH_PIPELINE_E_ALIGN;
     }
     memset(p, 0, sizeof *p);
+    hush_safety_init(&p->safety);
     if (hush_stft_init(&p->stft, n_fft) != 0) {
         return HUSH_PIPELINE_E_N_FFT;
     }
@@ -191,6 +194,7 @@ const char *hush_pipeline_error_str(int err)
 void hush_pipeline_reset(hush_pipeline *p)
 {
     hush_stft_reset(&p->stft);
+    hush_safety_reset(&p->safety);
     /* "Zero" state is the real value 0, i.e. the zero point of the quantized tensor. */
     memset(p->state_in.data, (int8_t)p->state_in.zero_point, (size_t)p->state_size);
     p->ran_model = 0;
@@ -306,8 +310,9 @@ int hush_pipeline_process(hush_pipeline *p, const int16_t *in, int16_t *out)
 {
     int err = HUSH_PIPELINE_OK;
 
+    hush_safety_observe(&p->safety, in, p->stft.hop);
     hush_stft_analyze(&p->stft, in, p->spec);
-    if (!p->bypass) {
+    if (!p->bypass && !hush_safety_tripped(&p->safety)) {
         err = run_model(p);
         /* On an engine failure the hop passes through unchanged (gain 1) so the audio keeps
          * flowing; the caller sees the error. */
@@ -317,6 +322,7 @@ int hush_pipeline_process(hush_pipeline *p, const int16_t *in, int16_t *out)
         }
     }
     hush_stft_synthesize(&p->stft, p->spec, out);
+    hush_safety_limit(&p->safety, out, p->stft.hop);
     return err;
 }
 
@@ -329,6 +335,11 @@ void hush_pipeline_get_tap(const hush_pipeline *p, hush_pipeline_tap *tap)
     tap->state_out = valid ? p->state_out.data : NULL;
     tap->n_bins = p->n_bins;
     tap->state_size = p->state_size;
+}
+
+void hush_pipeline_get_safety(const hush_pipeline *p, hush_safety_stats *stats)
+{
+    hush_safety_get_stats(&p->safety, stats);
 }
 
 size_t hush_pipeline_arena_used(const hush_pipeline *p)
