@@ -9,18 +9,19 @@ VENV    := .venv
 PY      := $(VENV)/bin/python
 STAMPS  := build/stamps
 APT_PKGS := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm espeak-ng flite \
-            fluidsynth fluid-soundfont-gm sox
+            fluidsynth fluid-soundfont-gm sox clang libclang-rt-14-dev
 PIP_EXTRAS := train,quantize,baselines,firmware,dev
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 DEMO_ARGS ?=
 
-.PHONY: setup demo test test-quick lint host-core clean help
+.PHONY: setup demo test test-quick lint host-core clean help fuzz
 help:
 	@echo "make demo        run the whole pipeline and write demo_out/report.md"
 	@echo "make test        run every test (what CI runs)"
 	@echo "make test-quick  leave out the slow end-to-end tests"
 	@echo "make lint        ruff"
+	@echo "make fuzz        libFuzzer on the firmware core (FUZZ_SECONDS per target)"
 
 setup: $(STAMPS)/apt $(STAMPS)/venv $(STAMPS)/third_party
 
@@ -55,7 +56,16 @@ demo: setup host-core
 test: setup host-core
 	$(VENV)/bin/ruff check host_tools training quantize tests
 	$(MAKE) -C firmware/host -s check
+	$(MAKE) -C tests/fuzz -s smoke
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) -m pytest -ra $(PYTEST_ARGS)
+
+# libFuzzer (ASan + UBSan) on the frame decoder, the command handler and the model loader:
+# FUZZ_SECONDS per target, one target after the other (see tests/fuzz/Makefile).
+FUZZ_SECONDS ?= 600
+fuzz: setup
+	for t in frame commands model; do \
+	  nice -n 19 $(MAKE) -C tests/fuzz -s run FUZZ_TARGET=$$t FUZZ_SECONDS=$(FUZZ_SECONDS) || exit 1; \
+	done
 
 test-quick: setup host-core
 	$(MAKE) -C firmware/host -s check

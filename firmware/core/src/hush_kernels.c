@@ -149,6 +149,12 @@ void hush_kern_quantize_multiplier(double real, int32_t *multiplier, int *shift)
         e = 0;
         q_fixed = 0;
     }
+    if (e > 31) {
+        /* real >= 2^31: every nonzero input saturates the int8 output, as with the largest
+         * representable multiplier; keeps the kernels' left shifts below 32 for any scales. */
+        e = 31;
+        q_fixed = INT32_MAX;
+    }
     *multiplier = (int32_t)q_fixed;
     *shift = e;
 }

@@ -27,6 +27,11 @@ enum { METADATA_NAME = 0, METADATA_BUFFER = 1 };
 enum { SIGNATURE_INPUTS = 0, SIGNATURE_OUTPUTS = 1 };
 enum { TENSORMAP_NAME = 0, TENSORMAP_INDEX = 1 };
 
+/* Quantization scales the loader accepts (a NaN fails both comparisons). hushkit's models use
+ * 1e-6 .. 1e2; int32 biases are stored at input * weight scale, so ~1e-12 must pass. */
+#define HUSH_TFLITE_MIN_SCALE 1e-20f
+#define HUSH_TFLITE_MAX_SCALE 1e20f
+
 /* Largest tensor the engine handles; also keeps element-count products far from overflow. */
 #define MAX_ELEMENTS (1 << 24)
 
@@ -308,6 +313,15 @@ hush_tflite_status hush_tflite_tensor_get(const hush_tflite_model *m, uint32_t i
         if (get_vector(m, q, QUANT_SCALE, 4, &t->scales, &t->num_scales) ||
             get_vector(m, q, QUANT_ZERO_POINT, 8, &zps, &n_zps)) {
             return HUSH_TFLITE_E_MALFORMED;
+        }
+        /* Every scale must be a positive finite float within what int8 arithmetic can
+         * express: the engine derives fixed-point multipliers and shifts from their ratios,
+         * and a hostile scale would otherwise become an out-of-range shift at run time. */
+        for (uint32_t i = 0; i < t->num_scales; ++i) {
+            const float s = hush_tflite_scale(m, t, i);
+            if (!(s >= HUSH_TFLITE_MIN_SCALE && s <= HUSH_TFLITE_MAX_SCALE)) {
+                return HUSH_TFLITE_E_MALFORMED;
+            }
         }
         if (t->num_scales > 0) {
             t->scale = hush_tflite_scale(m, t, 0);
