@@ -21,6 +21,10 @@ from hushkit.transport import Link
 # A reply whose CRC the device rejected was never executed, so resending is safe; after this
 # many resends the link is too noisy to be worth hiding.
 BAD_CRC_RETRIES = 2
+# A device still booting drops what it receives before its UART is enabled (QEMU's STM32
+# USART model does; so does a board reset by opening its port). The first INFO of a session
+# is resent every FIRST_REPLY_S until the usual timeout; INFO has no side effects.
+FIRST_REPLY_S = 0.5
 # Junk the reader skips before a reply's first byte (e.g. a boot message that reached the
 # host glued to the first reply) when looking for a valid frame.
 MAX_RESYNC_BYTES = 512
@@ -257,6 +261,26 @@ class DeviceClient:
     # ---- request / reply ---------------------------------------------------------------
 
     def transact(self, opcode: p.Opcode, payload: bytes = b"") -> bytes:
+        if self._first and opcode == p.Opcode.INFO:
+            return self._first_info()
+        return self._transact(opcode, payload)
+
+    def _first_info(self) -> bytes:
+        deadline = time.monotonic() + self.timeout
+        saved = self.timeout
+        try:
+            while True:
+                self.timeout = min(FIRST_REPLY_S, max(deadline - time.monotonic(), 0.01))
+                try:
+                    return self._transact(p.Opcode.INFO)
+                except DeviceTimeout:
+                    if time.monotonic() >= deadline:
+                        raise
+                    self._first = True  # send the lone delimiter again too
+        finally:
+            self.timeout = saved
+
+    def _transact(self, opcode: p.Opcode, payload: bytes = b"") -> bytes:
         """Send one request and return the payload of its OK reply; raise on anything else."""
         for attempt in range(BAD_CRC_RETRIES + 1):
             seq = self._seq = (self._seq + 1) & 0xFFFF

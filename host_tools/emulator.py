@@ -53,6 +53,8 @@ def qemu_command(
     firmware/hal/flash_emu): it is preloaded at the flash base and named to the firmware on
     the semihosting command line, with `cut=N` when operation N is to lose power."""
     tgt = targets.get(target)
+    if not tgt.machine:
+        raise EmulatorError(f"{target} is a real board that QEMU does not emulate: flash it")
     cmd = [QEMU, "-machine", tgt.machine, "-nographic", "-monitor", "none"]
     semihosting = "enable=on,target=native"
     if flash is not None:

@@ -49,6 +49,8 @@ RTT_REQUESTS = 200
 # Zeros after the test sequence, in windows: room for the delay search.
 TAIL_WINDOWS = 4
 LINK_TIMEOUT_S = 30.0
+# Longest round trip a loopback through a sound card is searched for.
+LOOPBACK_SEARCH_S = 0.5
 
 
 class LatencyError(RuntimeError):
@@ -146,8 +148,18 @@ def measure(client: DeviceClient, clock_mhz: float | None = None, cpi: float = D
             report["realtime"] = _delay_block(realtime, configured) | _run_block(runs[False])
             headline, path = realtime, "realtime"
         elif loopback:
-            played = loopback_record(x, info.sample_rate, audio_device)
-            est = estimate_delay(x, played[: x.size], max_lag)
+            if audio.source == p.AudioSource.NONE:
+                raise LatencyError(f"{info.target} has no real-time audio path to loop back")
+            client.set(bypass=False)
+            ld.start(client, 0)  # runs until stopped
+            # A sound card adds its own buffering: search up to LOOPBACK_SEARCH_S.
+            tail_lb = int(LOOPBACK_SEARCH_S * info.sample_rate)
+            x_lb = padded_signal(mls(mls_bits), tail_lb, info.hop)
+            try:
+                played = loopback_record(x_lb, info.sample_rate, audio_device)
+            finally:
+                report["loopback_run"] = _run_block(ld.stop(client))
+            est = estimate_delay(x_lb, played[: x_lb.size], tail_lb - info.hop)
             report["loopback"] = {"model": est.as_dict()}
             headline, configured, path = {"model": est, "bypass": est}, None, "loopback"
     finally:
@@ -252,25 +264,42 @@ def bench_row(r: dict) -> str:
     )
 
 
+def _one(args: argparse.Namespace, emulate: str | None) -> dict:
+    with connect(args.port, emulate=emulate, elf=args.elf, timeout=LINK_TIMEOUT_S) as client:
+        return measure(client, clock_mhz=args.clock_mhz, cpi=args.cpi, loopback=args.loopback,
+                       audio_device=args.audio_device, rtt_requests=args.requests)  # fmt: skip
+
+
 def run(args: argparse.Namespace) -> int:
+    names = args.emulate.split(",") if args.emulate else [None]
+    reports = []
     try:
-        with connect(args.port, emulate=args.emulate, elf=args.elf,
-                     timeout=LINK_TIMEOUT_S) as client:  # fmt: skip
-            report = measure(client, clock_mhz=args.clock_mhz, cpi=args.cpi,
-                             loopback=args.loopback, audio_device=args.audio_device,
-                             rtt_requests=args.requests)  # fmt: skip
+        for name in names:
+            if name is not None and name not in targets.TARGETS:
+                raise LatencyError(f"unknown target {name!r}; known: {', '.join(targets.TARGETS)}")
+            if len(names) > 1 and args.elf:
+                raise LatencyError("--elf goes with a single --emulate target")
+            reports.append(_one(args, name))
     except (LatencyError, OpsError, DeviceError, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    estimates = report.pop("_estimates")
-    print(table(report))
+    estimates = [r.pop("_estimates") for r in reports]
+    for r in reports:
+        print(table(r) + "\n")
+    if args.bench:
+        print("\n".join([BENCH_HEADER] + [bench_row(r) for r in reports]))
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+        data = reports[0] if len(reports) == 1 else reports
+        Path(args.json).write_text(json.dumps(data, indent=2) + "\n")
     if args.plot:
         from hushkit.latency_plot import plot
 
-        plot(report, estimates, Path(args.plot))
+        for r, est in zip(reports, estimates, strict=True):
+            out = Path(args.plot)
+            if len(reports) > 1:
+                out = out.with_name(f"{out.stem}-{r['target']}{out.suffix}")
+            plot(r, est, out)
     return 0
 
 
@@ -283,8 +312,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--port", help="device path or pyserial URL")
-    where.add_argument("--emulate", metavar="TARGET", choices=list(targets.TARGETS),
-                       help="boot the target's firmware on QEMU and measure it")  # fmt: skip
+    where.add_argument("--emulate", metavar="TARGET[,TARGET...]",
+                       help="boot each target's firmware on QEMU in turn and measure it")
     parser.add_argument("--elf", type=Path, default=None, help="firmware for --emulate")
     parser.add_argument("--clock-mhz", type=float, default=None,
                         help="core clock for the load figures (default: the target's)")  # fmt: skip
@@ -295,6 +324,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--loopback", action="store_true",
                         help="also measure through a sound card wired to the board (sounddevice)")
     parser.add_argument("--audio-device", default=None, help="sounddevice device for --loopback")
+    parser.add_argument("--bench", action="store_true",
+                        help="also print the BENCHMARKS.md table row of each target")  # fmt: skip
     parser.add_argument("--json", type=Path, default=None, help="write the report as JSON")
     parser.add_argument("--plot", type=Path, default=None, help="write a PNG of the report")
     parser.set_defaults(func=run)

@@ -125,7 +125,7 @@ def test_emulated_m4_equals_tflite_micro_and_host(model, real_noisy_speech, ship
 
 @pytest.mark.slow
 @pytest.mark.qemu
-@pytest.mark.parametrize("target", ["qemu-m7", "qemu-m55"])
+@pytest.mark.parametrize("target", ["qemu-m7", "qemu-m55", "qemu-m33", "qemu-stm32f4"])
 def test_other_targets_stream_like_the_host(model, real_noisy_speech, shipped_elf, target):
     with _connect(target, shipped_elf(target)) as client:
         result = compare_with_host(client, model, real_noisy_speech[: 300 * 128])

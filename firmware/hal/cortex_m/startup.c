@@ -23,6 +23,8 @@ void hal_reset_handler(void) __attribute__((noreturn));
 void hal_default_handler(void) __attribute__((noreturn));
 void hal_systick_isr(void);
 void hal_uart_rx_isr(void);
+/* Board clock set-up before main(), where a board needs one (hal/stm32f411_hw). */
+void hal_board_init(void) __attribute__((weak));
 #ifdef HAL_BOARD_AUDIO_IRQ
 void HAL_BOARD_AUDIO_ISR(void); /* the board's audio interrupt (hop timer or I2S DMA) */
 #endif
@@ -48,6 +50,9 @@ void hal_reset_handler(void)
         *w = HAL_STACK_PAINT;
     }
 
+    if (hal_board_init) {
+        hal_board_init();
+    }
     hal_sys_exit(main());
 }
 

@@ -5,8 +5,9 @@
  * Timing, for hop k (hop = P samples; "IRQ m" is the codec's m-th hop interrupt, m >= 1,
  * at time m * P after hal_audio_start):
  *   - capture fills the receive half k & 1 during period k and signals "hop ready" at IRQ k+1;
- *     the half is refilled (with hop k + 2) at IRQ k+3, so hal_audio_read_hop(k) works while
- *     1 <= hal_audio_hops_captured() - k <= 2;
+ *     hal_audio_read_hop(k) works while hal_audio_hops_captured() - k == 1 (a DMA codec
+ *     refills the half from IRQ k+2 on; the virtual codec copies at IRQ k+3, so there it also
+ *     works at 2);
  *   - playback plays the transmit half k & 1 during period k + 2: the output of hop k must be
  *     handed over (hal_audio_write_hop) before IRQ k+2, its deadline.
  * So the path adds HAL_AUDIO_PATH_DELAY_HOPS = 2 hops to the pipeline's own delay: an input
