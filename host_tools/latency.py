@@ -22,16 +22,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
+from hushkit import argtypes, targets
 from hushkit import latency_device as ld
 from hushkit import protocol as p
-from hushkit import targets
-from hushkit.client import DeviceClient, DeviceError
+from hushkit.client import DeviceClient
+from hushkit.errors import HushkitError
 from hushkit.latency_signal import (
     MLS_BITS,
     estimate_delay,
@@ -40,7 +40,7 @@ from hushkit.latency_signal import (
     padded_signal,
     percentiles,
 )
-from hushkit.ops import OpsError, connect, to_int16
+from hushkit.ops import connect, to_int16
 
 # Instructions -> cycles for the load figures when the counter is QEMU's (calibrate on
 # hardware with the DWT counter; the same factor as `hushkit bench-firmware`).
@@ -53,7 +53,7 @@ LINK_TIMEOUT_S = 30.0
 LOOPBACK_SEARCH_S = 0.5
 
 
-class LatencyError(RuntimeError):
+class LatencyError(HushkitError, RuntimeError):
     """A measurement that cannot be made (missing tape, no clock for the load figures)."""
 
 
@@ -273,16 +273,12 @@ def _one(args: argparse.Namespace, emulate: str | None) -> dict:
 def run(args: argparse.Namespace) -> int:
     names = args.emulate.split(",") if args.emulate else [None]
     reports = []
-    try:
-        for name in names:
-            if name is not None and name not in targets.TARGETS:
-                raise LatencyError(f"unknown target {name!r}; known: {', '.join(targets.TARGETS)}")
-            if len(names) > 1 and args.elf:
-                raise LatencyError("--elf goes with a single --emulate target")
-            reports.append(_one(args, name))
-    except (LatencyError, OpsError, DeviceError, OSError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    for name in names:
+        if name is not None and name not in targets.TARGETS:
+            raise LatencyError(f"unknown target {name!r}; known: {', '.join(targets.TARGETS)}")
+        if len(names) > 1 and args.elf:
+            raise LatencyError("--elf goes with a single --emulate target")
+        reports.append(_one(args, name))
     estimates = [r.pop("_estimates") for r in reports]
     for r in reports:
         print(table(r) + "\n")
@@ -315,11 +311,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     where.add_argument("--emulate", metavar="TARGET[,TARGET...]",
                        help="boot each target's firmware on QEMU in turn and measure it")
     parser.add_argument("--elf", type=Path, default=None, help="firmware for --emulate")
-    parser.add_argument("--clock-mhz", type=float, default=None,
+    positive = argtypes.float_range(0.0, None, lo_open=True)
+    parser.add_argument("--clock-mhz", type=positive, default=None,
                         help="core clock for the load figures (default: the target's)")  # fmt: skip
-    parser.add_argument("--cpi", type=float, default=DEFAULT_CPI,
+    parser.add_argument("--cpi", type=positive, default=DEFAULT_CPI,
                         help="cycles per counted instruction (QEMU counts instructions)")
-    parser.add_argument("--requests", type=int, default=RTT_REQUESTS,
+    parser.add_argument("--requests", type=argtypes.int_range(1, 100_000), default=RTT_REQUESTS,
                         help="round trips timed on the link")  # fmt: skip
     parser.add_argument("--loopback", action="store_true",
                         help="also measure through a sound card wired to the board (sounddevice)")

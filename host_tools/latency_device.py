@@ -24,8 +24,8 @@ READ_CHUNK_SAMPLES = p.MAX_PAYLOAD // 2
 # Wall-clock allowance for a waited run: the emulator runs the audio faster than real time
 # under -icount (idle time is skipped), a real board in real time; this covers both on a
 # loaded machine.
-RUN_TIMEOUT_BASE_S = 10.0
-RUN_TIMEOUT_PER_AUDIO_S = 4.0
+RUN_TIMEOUT_BASE_S = 30.0
+RUN_TIMEOUT_PER_AUDIO_S = 20.0
 STATUS_POLL_S = 0.05
 
 

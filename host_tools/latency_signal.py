@@ -19,6 +19,8 @@ import dataclasses
 
 import numpy as np
 
+from hushkit.errors import HushkitError
+
 MLS_BITS = 12  # 4095 samples: 256 ms at 16 kHz, a peak 36 dB above the sidelobes
 MLS_AMPLITUDE = 0.25  # of full scale: leaves the model and the converters headroom
 
@@ -102,7 +104,7 @@ def loopback_record(x: np.ndarray, sample_rate: int, device: str | int | None = 
     try:
         import sounddevice as sd
     except (ImportError, OSError) as exc:  # OSError: PortAudio missing
-        raise RuntimeError(f"loopback needs the sounddevice package and PortAudio ({exc})") from exc
+        raise HushkitError(f"loopback needs the sounddevice package and PortAudio ({exc})") from exc
     rec = sd.playrec(x.astype(np.float32), samplerate=sample_rate, channels=1, device=device,
                      blocking=True)  # fmt: skip
     return np.asarray(rec, np.float64).reshape(-1)

@@ -106,9 +106,9 @@ def test_settings_apply_while_audio_runs_and_process_waits(m4):
     x = noise(HOPS, info.hop, seed=4)
     ld.load_tape(m4, x)
     hop_us = 1_000_000 * info.hop // info.sample_rate
-    # Half a hop of extra work per hop keeps the guest busy long enough (in wall time) for
+    # An eighth of a hop of extra work per hop keeps the guest busy long enough (wall time) for
     # the host's requests to land mid-run, without missing a deadline.
-    started = ld.start(m4, HOPS, load_every=1, load_us=hop_us // 2)
+    started = ld.start(m4, HOPS, load_every=1, load_us=hop_us // 8)
     assert started.running
     settings = m4.set(bypass=True, attenuation_db=12.0)
     assert settings.bypass and settings.attenuation_db == 12.0
