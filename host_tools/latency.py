@@ -242,7 +242,7 @@ def table(r: dict) -> str:
 
 
 BENCH_HEADER = (
-    "| target | clock | delay configured / measured (bypass, model) | confidence | "
+    "| target | clock | delay configured / measured (bypass, model) | confidence (bypass, model) | "
     "compute / hop (mean, p99, max) | load at clock (mean, max) | deadline misses | "
     "link round trip p50 / p99 |\n|---|---|---|---|---|---|---|---|"
 )
@@ -257,7 +257,8 @@ def bench_row(r: dict) -> str:
     return (
         f"| {r['target']} | {c['clock_mhz']:g} MHz | {configured} / "
         f"{r['measured_delay_bypass_samples']}, {r['measured_delay_samples']} samples "
-        f"({1000.0 * configured / rate:.0f} ms, {r['path']}) | {r['confidence']:.3f} | "
+        f"({1000.0 * configured / rate:.0f} ms, {r['path']}) | "
+        f"{r[r['path']]['bypass']['confidence']:.3f}, {r['confidence']:.3f} | "
         f"{c['mean']:,.0f}, {c['p99']:,.0f}, {c['max']:,.0f} {c['units']} | "
         f"{c['percent_of_hop']['mean']:.1f} %, {c['percent_of_hop']['max']:.1f} % | {misses} | "
         f"{lk['p50']:.2f} / {lk['p99']:.2f} ms |"

@@ -127,3 +127,15 @@ def test_settings_apply_while_audio_runs_and_process_waits(m4):
     assert changed.size and changed.max() < running.hops_processed + 1
     m4.set(bypass=False, attenuation_db=0.0)
     assert m4.process(x[: 4 * info.hop]).pcm.size == 4 * info.hop
+
+
+def test_virtual_codec_on_the_m7_board(emulator):
+    emu = emulator("qemu-m7")  # the AN500 keeps the tapes at another PSRAM address
+    with open_link(emu.url, timeout=LINK_TIMEOUT_S) as link:
+        m7 = DeviceClient(link, timeout=LINK_TIMEOUT_S)
+        info = m7.info()
+        x = noise(40, info.hop, seed=5)
+        m7.set(bypass=True)
+        out, done = ld.run_tape(m7, x)
+    delay = done.delay_samples(info)
+    assert np.array_equal(out[delay:], x[: x.size - delay]) and done.deadline_misses == 0

@@ -15,13 +15,16 @@
 #define HAL_BOARD_NUM_IRQS 32u
 
 /* Virtual codec (hal/vcodec): CMSDK APB TIMER0 as the hop clock, tapes in the 16 MB PSRAM
- * at 0x21000000 (outside the firmware's RAM region): 1 MB = 256 K samples per direction. */
+ * (outside the firmware's RAM region; at 0x21000000 on the AN386, 0x60000000 on the AN500,
+ * hal/mps2_an500): 1 MB = 256 K samples per direction. */
 #define HAL_BOARD_HOPTIMER_BASE 0x40000000u
 #define HAL_BOARD_HOPTIMER_IRQ 8u
 #define HAL_BOARD_AUDIO_IRQ HAL_BOARD_HOPTIMER_IRQ /* vector of the audio interrupt */
 #define HAL_BOARD_AUDIO_ISR hal_hoptimer_isr
 #define HAL_BOARD_HOPTIMER_HZ 25000000u /* APB clock = SYSCLK */
+#ifndef HAL_BOARD_TAPE_BASE
 #define HAL_BOARD_TAPE_BASE 0x21000000u
+#endif
 #define HAL_BOARD_TAPE_BYTES 0x100000u
 
 #endif /* HAL_BOARD_H */
