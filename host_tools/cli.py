@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "hushkit.firmware_build",
     "hushkit.flash",
     "hushkit.ops",
+    "hushkit.faultproxy",
     "hushkit.bench",
     "hushkit.latency",
     "hushkit.demo",

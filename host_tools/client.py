@@ -18,9 +18,19 @@ from hushkit import protocol as p
 from hushkit.errors import HushkitError
 from hushkit.transport import Link
 
-# A reply whose CRC the device rejected was never executed, so resending is safe; after this
-# many resends the link is too noisy to be worth hiding.
-BAD_CRC_RETRIES = 2
+# Link faults (a request the device could not read, a reply lost or corrupted on the way
+# back) are retried with the same seq: the device answers a repeated request from its copy of
+# the reply without executing it again, so a retried PROCESS never advances its state twice.
+# At 1e-3 faults per byte about 40% of one-hop exchanges need a retry; 16 retries make a
+# spurious failure rarer than 1e-6 per request, and a dead link still fails fast.
+LINK_RETRIES = 16
+# How long a retried request waits for its reply (the first attempt waits the full timeout).
+RETRY_TIMEOUT_S = 1.0
+# Resends to a device that sent nothing at all before it is declared silent: the request's
+# own delimiter may have been lost on the link.
+SILENT_RETRIES = 1
+# Statuses meaning "the device could not read a frame": resend the request.
+LINK_ERROR_STATUSES = frozenset({p.Status.BAD_CRC, p.Status.BAD_FRAME, p.Status.FRAME_TOO_LONG})
 # A device still booting drops what it receives before its UART is enabled (QEMU's STM32
 # USART model does; so does a board reset by opening its port). The first INFO of a session
 # is resent every FIRST_REPLY_S until the usual timeout; INFO has no side effects.
@@ -40,6 +50,12 @@ class DeviceError(HushkitError, RuntimeError):
 
 class DeviceTimeout(DeviceError, TimeoutError):
     """Nothing (or only part of a frame) came back in time."""
+
+    partial = 0  # bytes of an incomplete frame that did arrive
+
+
+class UnreadableReply(DeviceError):
+    """Bytes that end like a frame but do not decode (corrupted on the link)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -131,6 +147,7 @@ class DeviceClient:
         self._seq = random.randrange(1 << 16)
         self._first = True
         self._info: DeviceInfo | None = None
+        self.retries = 0  # requests resent because of link faults, since this client started
 
     # ---- commands ----------------------------------------------------------------------
 
@@ -281,36 +298,61 @@ class DeviceClient:
             self.timeout = saved
 
     def _transact(self, opcode: p.Opcode, payload: bytes = b"") -> bytes:
-        """Send one request and return the payload of its OK reply; raise on anything else."""
-        for attempt in range(BAD_CRC_RETRIES + 1):
-            seq = self._seq = (self._seq + 1) & 0xFFFF
-            frame = p.encode_frame(p.Frame(opcode=opcode, seq=seq, payload=payload))
-            if self._first:
-                # A lone delimiter first ends whatever partial frame the device may still
-                # hold from an interrupted session; an idle device ignores it.
-                self.link.discard_input()
-                frame = p.DELIMITER + frame
-                self._first = False
-            self.link.write(frame)
-            reply = self._await_reply(opcode, seq)
-            if reply.status == p.Status.BAD_CRC and attempt < BAD_CRC_RETRIES:
-                continue
-            if reply.status != p.Status.OK:
-                raise _error(opcode, reply)
-            return reply.payload
-        raise AssertionError("unreachable")
+        """Send one request and return the payload of its OK reply; raise on anything else.
 
-    def _await_reply(self, opcode: p.Opcode, seq: int) -> p.Frame:
-        deadline = time.monotonic() + self.timeout
-        unmatched: p.Frame | None = None
+        Link faults are retried with the same seq (see LINK_RETRIES); a device error status
+        is raised as a DeviceError at once."""
+        seq = self._seq = (self._seq + 1) & 0xFFFF
+        frame = p.encode_frame(p.Frame(opcode=opcode, seq=seq, payload=payload))
+        silent = 0
+        last = ""
+        for attempt in range(LINK_RETRIES + 1):
+            out = frame
+            if self._first or attempt:
+                # A lone delimiter first ends whatever partial frame the device may still
+                # hold (an interrupted session, a frame cut by the link); an idle device
+                # ignores it.
+                if self._first:
+                    self.link.discard_input()
+                    self._first = False
+                out = p.DELIMITER + frame
+            self.link.write(out)
+            timeout = self.timeout if attempt == 0 else min(self.timeout, RETRY_TIMEOUT_S)
+            try:
+                reply = self._await_reply(opcode, seq, timeout)
+            except DeviceTimeout as exc:
+                if not exc.partial:
+                    silent += 1
+                    if silent > SILENT_RETRIES:
+                        raise
+                last = str(exc)
+            except UnreadableReply as exc:
+                last = str(exc)
+            else:
+                if reply.status not in LINK_ERROR_STATUSES:
+                    if reply.status != p.Status.OK:
+                        raise _error(opcode, reply)
+                    return reply.payload
+                last = p.status_message(reply.status)
+            self.retries += 1
+        raise DeviceError(
+            f"{opcode.name} failed {LINK_RETRIES + 1} times: the link corrupts too many frames "
+            f"(last: {last}); check the cable, or send fewer hops per exchange (--block-hops 1)"
+        )
+
+    def _await_reply(self, opcode: p.Opcode, seq: int, timeout: float) -> p.Frame:
+        """The reply to (opcode, seq), or a frame saying the device could not read one.
+
+        Other frames are stale: second answers to an earlier request that was retried."""
+        deadline = time.monotonic() + timeout
         while True:
-            frame = self._read_frame(deadline, unmatched)
+            frame = self._read_frame(deadline, timeout)
             if frame.seq == seq and frame.opcode == opcode | p.REPLY_FLAG:
                 return frame
-            if frame.opcode == p.Opcode.NONE | p.REPLY_FLAG:
-                unmatched = frame  # an error about a frame the device could not read
+            if frame.status in LINK_ERROR_STATUSES:
+                return frame
 
-    def _read_frame(self, deadline: float, unmatched: p.Frame | None) -> p.Frame:
+    def _read_frame(self, deadline: float, timeout: float) -> p.Frame:
         while True:
             remaining = deadline - time.monotonic()
             data = b""
@@ -318,7 +360,7 @@ class DeviceClient:
                 self.link.timeout = remaining
                 data = self.link.read_until(p.DELIMITER, p.MAX_ENCODED_FRAME + MAX_RESYNC_BYTES)
             if not data.endswith(p.DELIMITER):
-                raise _timeout(self.timeout, len(data), unmatched)
+                raise _timeout(timeout, len(data))
             if len(data) == 1:
                 continue  # an idle delimiter
             return _decode_resync(data)
@@ -334,7 +376,7 @@ def _decode_resync(data: bytes) -> p.Frame:
                 return p.decode_frame(data[skip:])
             except p.FrameError:
                 continue
-        raise DeviceError(f"unreadable reply from the device ({first})") from first
+        raise UnreadableReply(f"unreadable reply from the device ({first})") from None
 
 
 def _parse(layout: p.Layout, payload: bytes) -> dict:
@@ -358,13 +400,13 @@ def _error(opcode: p.Opcode, reply: p.Frame) -> DeviceError:
     return DeviceError(message + (f" ({detail})" if detail else ""), status=reply.status)
 
 
-def _timeout(seconds: float, partial: int, unmatched: p.Frame | None) -> DeviceTimeout:
+def _timeout(seconds: float, partial: int) -> DeviceTimeout:
     message = (
         f"device did not answer within {seconds:.1f} s: is it flashed and powered, is the "
         "port right, and is no other program (a terminal, a second hushkit) using it?"
     )
     if partial:
         message += f" ({partial} bytes of an incomplete frame arrived)"
-    if unmatched is not None:
-        message += f" (the device reported: {p.status_message(unmatched.status)})"
-    return DeviceTimeout(message)
+    exc = DeviceTimeout(message)
+    exc.partial = partial
+    return exc

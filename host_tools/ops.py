@@ -301,6 +301,8 @@ def cmd_stream(args: argparse.Namespace) -> int:
             f"real-time factor {report.real_time_factor:.2f} "
             f"({report.wall_s:.2f} s wall for {report.audio_s:.2f} s of audio, link included)"
         )
+        if client.retries:
+            print(f"link: {client.retries} request(s) resent after link faults")
         line = safety_line(client)
         if line and "ok; 0 samples" not in line:
             print(f"warning: {line.split(None, 2)[2]}", file=sys.stderr)

@@ -212,7 +212,7 @@ def test_bad_crc_is_resent(client, device):
     device.bad_crc_replies = 1
     assert client.info().target == "fake"
     assert [r.opcode for r in device.requests] == [p.Opcode.INFO, p.Opcode.INFO]
-    device.bad_crc_replies = 10
+    device.bad_crc_replies = 100
     with pytest.raises(DeviceError, match="CRC"):
         client.stats()
 

@@ -27,6 +27,12 @@ struct hush_cmd_ctx {
     uint32_t cost_max;
     uint64_t cost_total;
     uint32_t frame_errors; /* since boot: RESET keeps it, it describes the link */
+    /* The last request answered and its reply, for retries (see hush_cmd_feed). */
+    uint32_t last_key;       /* CRC32 of the request's header | payload (opcode, seq, bytes) */
+    size_t last_request_len; /* 0: nothing cached */
+    size_t last_reply_len;
+    uint32_t retries_answered; /* since boot */
+    uint8_t last_reply[HUSH_CMD_REPLY_BYTES];
     hush_frame_decoder *decoder;
     int16_t pcm[HUSH_CMD_MAX_HOP];
     _Alignas(8) uint8_t decoder_mem[HUSH_FRAME_DECODER_MEM_BYTES];
@@ -372,7 +378,21 @@ size_t hush_cmd_feed(hush_cmd_ctx *ctx, uint8_t byte, uint8_t *reply, size_t cap
     size_t len = 0;
     const uint8_t *frame = hush_frame_decoder_frame(ctx->decoder, &len);
     if (result == HUSH_FRAME_READY) {
-        return hush_cmd_handle(ctx, frame, len, reply, cap);
+        /* A host whose reply was lost on the link resends the same request (same opcode, seq
+         * and bytes). It gets the reply it missed, and the command does not run again: a
+         * retried PROCESS must not advance the pipeline twice. */
+        const uint32_t key = hush_frame_crc32(0, frame, len);
+        if (ctx->last_request_len == len && ctx->last_key == key && ctx->last_reply_len != 0) {
+            ctx->retries_answered++;
+            memcpy(reply, ctx->last_reply, ctx->last_reply_len);
+            return ctx->last_reply_len;
+        }
+        const size_t n = hush_cmd_handle(ctx, frame, len, reply, cap);
+        ctx->last_key = key;
+        ctx->last_request_len = len;
+        ctx->last_reply_len = n <= sizeof ctx->last_reply ? n : 0; /* 0: deferred, not cached */
+        memcpy(ctx->last_reply, reply, ctx->last_reply_len);
+        return n;
     }
     ctx->frame_errors++;
     if (result == HUSH_FRAME_ERR_CRC) {

@@ -18,7 +18,8 @@
  *     }
  *
  * Memory: the context lives in caller memory (hush_cmd_get_size() bytes, at most
- * HUSH_CMD_MEM_BYTES, 8-byte aligned) and holds the receive buffer (one raw frame, ~4 KB).
+ * HUSH_CMD_MEM_BYTES, 8-byte aligned) and holds the receive buffer (one raw frame, ~4 KB)
+ * and a copy of the last reply (~4 KB), resent when the host retries that request.
  * The reply buffer (HUSH_CMD_REPLY_BYTES, ~4 KB) belongs to the caller; a reply is written
  * and encoded in place in it. The pipeline and the info strings must outlive the context.
  */
@@ -34,9 +35,12 @@
 /* Largest hop the command layer handles: n_fft 256 -> 128 samples (8 ms at 16 kHz). */
 #define HUSH_CMD_MAX_HOP 128u
 
-/* Context bytes: the decoder's frame buffer, one hop of int16 samples, bookkeeping. */
-#define HUSH_CMD_MEM_BYTES (HUSH_FRAME_DECODER_MEM_BYTES + 2u * HUSH_CMD_MAX_HOP + 128u)
 #define HUSH_CMD_REPLY_BYTES HUSH_FRAME_BUFFER_SIZE
+
+/* Context bytes: the decoder's frame buffer, one hop of int16 samples, a copy of the last
+ * reply (answers a retried request without running it again), bookkeeping. */
+#define HUSH_CMD_MEM_BYTES                                                                    \
+    (HUSH_FRAME_DECODER_MEM_BYTES + 2u * HUSH_CMD_MAX_HOP + HUSH_CMD_REPLY_BYTES + 160u)
 
 /* What INFO reports about this build. Strings are NUL terminated and truncated to the protocol
  * field sizes (16 chars for versions and targets, 64 hex digits for the sha256). */
@@ -62,7 +66,9 @@ hush_cmd_ctx *hush_cmd_init(void *mem, size_t mem_size, hush_pipeline *pipeline,
 /* Feed one received byte. Returns the number of reply bytes written to reply[0..] (a complete
  * encoded frame with its delimiter) when this byte ended a frame, else 0. cap must be at least
  * HUSH_CMD_REPLY_BYTES. Frames that fail their CRC are answered with BAD_CRC (echoing the seq);
- * unreadable ones with BAD_FRAME or FRAME_TOO_LONG and opcode HUSH_OP_NONE. */
+ * unreadable ones with BAD_FRAME or FRAME_TOO_LONG and opcode HUSH_OP_NONE. A request equal to
+ * the previous one (opcode, seq and payload: a retry) gets the previous reply again without
+ * being executed. */
 size_t hush_cmd_feed(hush_cmd_ctx *ctx, uint8_t byte, uint8_t *reply, size_t cap);
 
 /* Execute one decoded frame (header | payload, CRC already checked) and write the encoded

@@ -255,7 +255,10 @@ static void fill_fc(hush_engine *e, eng_op *op, uint8_t *base) {
             memcpy(&bias, e->tensors[op->fc_bias].data + 4u * (size_t)r, sizeof bias);
         }
         const int8_t *row = p->weights + (size_t)r * (size_t)p->depth;
-        row_const[r] = bias + input_offset * hush_kern_row_sum(row, p->depth);
+        /* In wrapping int32 arithmetic, as TFLM's int32 computes it for any valid model;
+         * a hostile zero point or bias must not be undefined behaviour. */
+        row_const[r] = (int32_t)((uint32_t)bias + (uint32_t)input_offset *
+                                                      (uint32_t)hush_kern_row_sum(row, p->depth));
     }
     for (size_t i = 0; i < n_mult; ++i) {
         double real;

@@ -326,13 +326,22 @@ hush_tflite_status hush_tflite_tensor_get(const hush_tflite_model *m, uint32_t i
         if (t->num_scales > 0) {
             t->scale = hush_tflite_scale(m, t, 0);
         }
-        if (n_zps > 0) {
+        /* Zero points must lie on the tensor's own grid: int8 in [-128, 127], int32 (biases)
+         * 0, as TFLite requires; the engine's offset arithmetic relies on it. */
+        const int64_t zp_lo = t->type == HUSH_TFLITE_INT8 ? -128 : INT32_MIN;
+        const int64_t zp_hi = t->type == HUSH_TFLITE_INT8 ? 127 : INT32_MAX;
+        for (uint32_t i = 0; i < n_zps; ++i) {
             int64_t zp;
-            memcpy(&zp, m->buf + zps + 4, sizeof zp);
-            if (zp < INT32_MIN || zp > INT32_MAX) {
+            memcpy(&zp, m->buf + zps + 4u + 8u * i, sizeof zp);
+            if (t->type == HUSH_TFLITE_INT32 && zp != 0) {
                 return HUSH_TFLITE_E_MALFORMED;
             }
-            t->zero_point = (int32_t)zp;
+            if (zp < zp_lo || zp > zp_hi) {
+                return HUSH_TFLITE_E_MALFORMED;
+            }
+            if (i == 0) {
+                t->zero_point = (int32_t)zp;
+            }
         }
         t->quantized_dimension = (int32_t)get_u32(m, q, QUANT_DIMENSION, 0);
     }
