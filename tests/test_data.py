@@ -268,3 +268,40 @@ def test_debian_package_source(tmp_path: Path) -> None:
     dropped = [d for d in manifest["dropped"] if d["source"] == "pocketsphinx"]
     assert {c["split"] for c in clips + dropped} == {"train", "val", "test"}
     assert (tmp_path / "cache" / "pkgs" / "pocketsphinx-testdata" / ".unpacked").exists()
+
+
+def test_heldout_sources_never_reach_training(tmp_path: Path) -> None:
+    """A source named held-out goes whole to the "heldout" split; the others split by group."""
+    rng = np.random.default_rng(3)
+    raw = []
+    for source in ("trainsrc", "pocketsphinx"):
+        for spk in SPEAKERS:
+            path = tmp_path / source / f"{spk}.wav"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            sf.write(str(path), speechlike(2.0, rng), RATE_IN)
+            raw.append(sources.RawClip(path, "speech", source, spk, "speech"))
+    split_of = data_cli._split_all(raw, seed=0, heldout=frozenset({"pocketsphinx"}))
+    held = {s for (src, _), s in split_of.items() if src == "pocketsphinx"}
+    other = {s for (src, _), s in split_of.items() if src == "trainsrc"}
+    assert held == {"heldout"}
+    assert other == {"train", "val", "test"}
+    assert "pocketsphinx" in sources.HELDOUT_SOURCES
+
+
+def test_short_clips_of_one_talker_are_joined(tmp_path: Path) -> None:
+    """Syllables under the 1 s screening minimum are joined per talker, not dropped."""
+    rng = np.random.default_rng(4)
+    root = tmp_path / "short"
+    for k in range(12):
+        write_stereo(root / "spk" / f"{k}.wav", speechlike(0.5, rng))
+    opts = data_cli.PrepareOptions(out=tmp_path / "out", speech_dirs=[root], packages=[],
+                                   quick=True, babble=False)  # fmt: skip
+    writer = data_cli._Writer(opts)
+    raw = sources.user_clips(root, "speech", 0)
+    split_of = {(c.source, c.group): "train" for c in raw}
+    data_cli._process_files(raw, split_of, writer)
+    assert not writer.dropped
+    total = sum(c["duration_s"] for c in writer.clips)
+    assert total >= 12 * 0.5  # every syllable kept, with pauses between them
+    assert all(c["duration_s"] >= data_cli.JOIN_SHORT_SECONDS * 0.9 or c is writer.clips[-1]
+               for c in writer.clips)  # fmt: skip

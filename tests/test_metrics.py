@@ -113,7 +113,7 @@ def _write_set(root: Path, clean: np.ndarray) -> None:
         name = f"clip{i}.wav"
         sf.write(root / "clean" / name, clean, FS, subtype="FLOAT")
         sf.write(root / "noisy" / name, _add_noise(clean, snr, seed=i), FS, subtype="FLOAT")
-        meta[name] = {"snr_db": snr}
+        meta[name] = {"snr_db": snr, "noise_type": "white" if i == 0 else "pink"}
     (root / "meta.json").write_text(json.dumps(meta))
 
 
@@ -162,3 +162,36 @@ def test_evaluate_rejects_wrong_length_output(speech: np.ndarray, tmp_path: Path
         evaluate.evaluate(
             {"short": lambda x: x[:-5]}, tmp_path / "set", dnsmos=False, progress=False
         )
+
+
+def test_no_harm_and_transparency_verdicts(speech: np.ndarray, tmp_path: Path) -> None:
+    """The do-no-harm bar passes a system that only helps and fails one that damages clean
+    speech; the clean-input row scores what each system does to the clean files."""
+    from hushkit.training import evaluate
+
+    _write_set(tmp_path / "set", speech)
+
+    def helps(noisy: np.ndarray) -> np.ndarray:
+        return (0.3 * noisy + 0.7 * speech).astype(np.float32)
+
+    def muffles(noisy: np.ndarray) -> np.ndarray:
+        from scipy.signal import butter, sosfiltfilt
+
+        sos = butter(4, 500, fs=FS, output="sos")
+        return sosfiltfilt(sos, noisy).astype(np.float32)
+
+    results = evaluate.evaluate(
+        {"noisy": lambda x: x, "helps": helps, "muffles": muffles},
+        tmp_path / "set",
+        dnsmos=False,
+        progress=False,
+        transparency=True,
+    )
+    clean = results["clean_input"]
+    assert clean["noisy"]["stoi"] == pytest.approx(1.0, abs=1e-3)  # identity on clean input
+    assert clean["muffles"]["stoi"] < clean["noisy"]["stoi"] - 0.05
+    assert results["no_harm"]["helps"]["per_snr"]["0"]["si_sdr"]["pass"]
+    assert not results["no_harm"]["muffles"]["pass"]
+    assert set(results["per_noise_type"]["noisy"]) == {"white", "pink"}
+    table = evaluate.markdown_table(results)
+    assert "Clean input" in table and "- muffles: FAIL" in table and "by noise type" in table

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hushkit.training import mixing
+from hushkit.training import augment, mixing
 
 SR = 16000
 
@@ -91,7 +91,9 @@ def test_band_limit_applies_to_speech_and_noise(prob: float) -> None:
     rng = np.random.default_rng(5)
     white = [rng.standard_normal(SR).astype(np.float32) * 0.1]
     speech = [(speechlike(2 * SR, rng) + 0.02 * rng.standard_normal(2 * SR)).astype(np.float32)]
-    config = mixing.MixConfig(segment_seconds=1.0, band_limit_prob=prob, band_limit_hz=(4000, 4000))
+    config = mixing.MixConfig(
+        segment_seconds=1.0, band_limit_prob=prob, band_limit_hz=(4000, 4000), clean_prob=0.0
+    )
     noisy, clean, info = mixing.make_mixture(speech, {"white": white}, config, rng)
     noise = noisy - clean
     if prob:
@@ -125,7 +127,7 @@ def dataset(**kwargs) -> mixing.MixtureDataset:
     rng = np.random.default_rng(8)
     speech = [speechlike(int(rng.integers(SR // 2, 3 * SR)), rng) for _ in range(5)]
     by_type = {"white": noises(SR, rng)[:1], "hum": noises(SR // 3, rng)[2:]}
-    config = mixing.MixConfig(segment_seconds=1.0, level_range_dbfs=(-10, 6), **kwargs)
+    config = mixing.MixConfig(segment_seconds=1.0, speech_level_dbfs=(-10, 6), **kwargs)
     return mixing.MixtureDataset(speech, by_type, config, length=16, seed=3)
 
 
@@ -155,3 +157,60 @@ def test_dataloader_workers_match_direct_indexing() -> None:
     assert noisy.shape == (4, SR)
     np.testing.assert_array_equal(noisy[2].numpy(), ds[2][0])
     np.testing.assert_array_equal(clean[3].numpy(), ds[3][1])
+
+
+def augmented(seed: int, **kwargs) -> tuple[np.ndarray, np.ndarray, dict, list]:
+    rng = np.random.default_rng(seed)
+    speech = {"a": [speechlike(2 * SR, rng)], "b": [speechlike(3 * SR, rng)]}
+    white = [rng.standard_normal(SR).astype(np.float32) * 0.1]
+    config = mixing.MixConfig(segment_seconds=1.0, clean_prob=0.0, high_snr_prob=0.0, **kwargs)
+    rirs = augment.make_rirs(2, SR, rng) if kwargs.get("reverb_prob") else []
+    noisy, clean, info = mixing.make_mixture(speech, {"white": white}, config, rng, rirs)
+    return noisy, clean, info, rirs
+
+
+def test_reverb_target_keeps_the_direct_path_aligned() -> None:
+    noisy, clean, info, rirs = augmented(11, reverb_prob=1.0, snr_range=(40.0, 40.0))
+    assert info["reverb"] and all(abs(r[0]) == pytest.approx(1.0) for r in rirs)
+    # the target is the early part of the same room: aligned with the input, no lag
+    lag = int(np.argmax(np.correlate(noisy, clean, "full"))) - (len(clean) - 1)
+    assert lag == 0
+    # the input carries the late tail the target lacks
+    assert np.sum((noisy - clean) ** 2) > 1e-3 * np.sum(clean**2)
+
+
+def test_clipping_touches_the_input_only() -> None:
+    noisy, clean, info, _ = augmented(12, clip_prob=1.0)
+    assert info["clipped"]
+    flat = np.mean(np.abs(noisy) >= np.max(np.abs(noisy)) - 1e-7)
+    assert flat > 0.005  # a plateau at the clip level
+    assert np.mean(np.abs(clean) >= np.max(np.abs(clean)) - 1e-7) < 0.005  # target unclipped
+
+
+def test_speech_level_range_is_the_active_speech_level() -> None:
+    for seed in range(5):
+        _, clean, info, _ = augmented(20 + seed, speech_level_dbfs=(-40.0, -10.0))
+        level = 10 * np.log10(mixing.active_power(clean, SR))
+        assert level == pytest.approx(info["level_dbfs"], abs=0.01) or level < info["level_dbfs"]
+
+
+def test_clean_prob_gives_clean_input() -> None:
+    rng = np.random.default_rng(13)
+    speech = [speechlike(2 * SR, rng)]
+    white = [rng.standard_normal(SR).astype(np.float32) * 0.1]
+    config = mixing.MixConfig(segment_seconds=1.0, clean_prob=1.0)
+    noisy, clean, info = mixing.make_mixture(speech, {"white": white}, config, rng)
+    assert np.isinf(info["snr_db"])
+    np.testing.assert_allclose(noisy, clean, atol=1e-7)
+
+
+def test_speed_perturbation_changes_pitch_and_keeps_length() -> None:
+    rng = np.random.default_rng(14)
+    t = np.arange(3 * SR) / SR
+    tone = [(0.3 * np.sin(2 * np.pi * 500 * t)).astype(np.float32)]
+    white = [np.zeros(SR, np.float32) + 1e-3]
+    config = mixing.MixConfig(segment_seconds=1.0, speed_prob=1.0, clean_prob=1.0)
+    _, clean, info = mixing.make_mixture(tone, {"white": white}, config, rng)
+    assert len(clean) == SR and info["speed"] != 1.0
+    peak_hz = np.argmax(np.abs(np.fft.rfft(clean))) * SR / len(clean)
+    assert peak_hz == pytest.approx(500 * info["speed"], abs=3)

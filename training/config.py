@@ -26,6 +26,15 @@ class TrainConfig:
     snr_min_db: float = -5.0
     snr_max_db: float = 20.0
     band_limit_prob: float = 0.2  # chance that a mixture is low-passed (cheap mics, codecs)
+    # augmentation (training/augment.py): chance of each per mixture
+    reverb_prob: float = 0.0  # simulated room on speech and noise; target keeps 50 ms early
+    eq_prob: float = 0.0  # random microphone colour (tilt + resonance) on input and target
+    speed_prob: float = 0.0  # speech 0.9 ... 1.1 times as fast
+    clip_prob: float = 0.0  # clipped microphone signal (target unclipped)
+    clean_prob: float = 0.05  # no noise at all: teaches transparency on clean speech
+    high_snr_prob: float = 0.1  # SNR from 20 ... 40 dB instead of snr_min_db ... snr_max_db
+    speech_level_min_dbfs: float = -40.0  # active speech level of the microphone signal
+    speech_level_max_dbfs: float = -10.0
 
     # optimisation
     epochs: int = 20
@@ -41,6 +50,7 @@ class TrainConfig:
     compress: float = 0.3
     complex_weight: float = 0.3
     distortion_weight: float = 1.0  # > 1: removing speech costs more than leaving noise
+    sisdr_weight: float = 0.0  # adds -SI-SDR of the output waveform, scaled by 1/100 per dB
 
     # validation
     val_clips: int = 24  # clips of data_dir/valset scored each epoch

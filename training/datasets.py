@@ -45,7 +45,7 @@ __all__ = [
     "screen",
 ]
 
-SPLITS = ("train", "val", "test")
+SPLITS = ("train", "val", "test", "heldout")  # heldout: whole sources never trained on
 SPLIT_FRACTIONS = {"test": 0.1, "val": 0.1}  # of each source's duration; the rest trains
 
 # Screening. Frame energies over 20 ms frames; the SNR estimate is the 95th percentile frame
@@ -60,7 +60,7 @@ MIN_NOISE_SECONDS = 0.5
 MIN_NOISE_RMS_DBFS = -60.0
 
 # Long recordings are cut into pieces of at most this length (after the split).
-MAX_SEGMENT_SECONDS = {"speech": 12.0, "noise": 30.0}
+MAX_SEGMENT_SECONDS = {"speech": 12.0, "babble": 12.0, "noise": 30.0}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -224,10 +224,12 @@ def load_entries(data_dir: str | Path, kind: str, split: str) -> list[dict]:
 
 
 @functools.lru_cache(maxsize=16)
-def _load(data_dir: str, kind: str, split: str) -> tuple[tuple[np.ndarray, ...], tuple[str, ...]]:
+def _load(
+    data_dir: str, kind: str, split: str
+) -> tuple[tuple[np.ndarray, ...], tuple[str, ...], tuple[str, ...]]:
     entries = load_entries(data_dir, kind, split)
     audio = tuple(sf.read(str(Path(data_dir) / e["path"]), dtype="int16")[0] for e in entries)
-    return audio, tuple(e["category"] for e in entries)
+    return audio, tuple(e["category"] for e in entries), tuple(e["source"] for e in entries)
 
 
 def load_split(data_dir: str | Path, kind: str, split: str) -> list[np.ndarray]:
@@ -235,9 +237,18 @@ def load_split(data_dir: str | Path, kind: str, split: str) -> list[np.ndarray]:
     return list(_load(str(Path(data_dir).resolve()), kind, split)[0])
 
 
+def load_speech_by_source(data_dir: str | Path, split: str) -> dict[str, list[np.ndarray]]:
+    """Speech clips of a split, grouped by source (package, "tts", a user folder ...)."""
+    audio, _, names = _load(str(Path(data_dir).resolve()), "speech", split)
+    by_source: dict[str, list[np.ndarray]] = {}
+    for x, name in zip(audio, names, strict=True):
+        by_source.setdefault(name, []).append(x)
+    return by_source
+
+
 def load_noise_by_type(data_dir: str | Path, split: str) -> dict[str, list[np.ndarray]]:
     """Noise clips of a split, grouped by type ("ambient", "music", "pink", "babble" ...)."""
-    audio, categories = _load(str(Path(data_dir).resolve()), "noise", split)
+    audio, categories, _ = _load(str(Path(data_dir).resolve()), "noise", split)
     by_type: dict[str, list[np.ndarray]] = {}
     for x, cat in zip(audio, categories, strict=True):
         by_type.setdefault(cat, []).append(x)
@@ -252,8 +263,10 @@ def open_mixtures(
     seed: int = 0,
     noise_types: Sequence[str] | None = None,
 ) -> MixtureDataset:
-    """A `MixtureDataset` over a prepared directory's split (optionally only some noise types)."""
-    speech = load_split(data_dir, "speech", split)
+    """A `MixtureDataset` over a prepared directory's split (optionally only some noise types).
+
+    Speech is drawn source by source (see `mixing.make_mixture`)."""
+    speech = load_speech_by_source(data_dir, split)
     noise = load_noise_by_type(data_dir, split)
     if noise_types is not None:
         noise = {k: v for k, v in noise.items() if k in noise_types}

@@ -51,6 +51,7 @@ class Clip:
     clean: np.ndarray
     noisy: np.ndarray
     snr_db: float | None = None
+    noise_type: str | None = None
 
     @property
     def seconds(self) -> float:
@@ -85,8 +86,11 @@ def load_set(set_dir: str | Path, limit: int | None = None) -> list[Clip]:
         clean, noisy = _read_wav(clean_dir / name), _read_wav(noisy_dir / name)
         if len(clean) != len(noisy):
             raise ValueError(f"{name}: clean has {len(clean)} samples, noisy {len(noisy)}")
-        snr = meta.get(name, {}).get("snr_db")
-        clips.append(Clip(name, clean, noisy, None if snr is None else float(snr)))
+        info = meta.get(name, {})
+        snr = info.get("snr_db")
+        clips.append(
+            Clip(name, clean, noisy, None if snr is None else float(snr), info.get("noise_type"))
+        )
     return clips
 
 
@@ -109,8 +113,12 @@ def evaluate(
     example: str | None = None,
     progress: bool = True,
     notes: list[str] | None = None,
+    transparency: bool = False,
 ) -> dict[str, Any]:
     """Run each enhancer on every clip of `set_dir` and score it; write reports to `out_dir`.
+
+    With `transparency`, every system also processes each *clean* file, scored against
+    itself: what the system does to speech that needs no help (`results["clean_input"]`).
 
     `enhancers` maps a system name to a function float32 16 kHz audio -> same-length output,
     time-aligned. Each output's lag behind the noisy input is measured by cross-correlation
@@ -151,6 +159,7 @@ def evaluate(
             per_file[clip.name][system] = scores | {"delay_samples": delay}
             if clip.name == example:
                 example_audio[system] = out
+    clean_input = _transparency(enhancers, clips, scorer, progress) if transparency else {}
     metrics = list(scorer.metric_names)
     results: dict[str, Any] = {
         "set": str(set_dir),
@@ -171,6 +180,8 @@ def evaluate(
             for s in systems
         },
         "per_snr": _per_snr(clips, per_file, systems, metrics),
+        "per_noise_type": _per_group(clips, per_file, systems, metrics, "noise_type"),
+        "clean_input": clean_input,
         "speed": {
             s: {
                 "processing_seconds": proc_s[s],
@@ -182,6 +193,8 @@ def evaluate(
         "notes": list(notes or []) + scorer.notes,
         "example": example,
     }
+    if "noisy" in systems:
+        results["no_harm"] = {s: no_harm(results, s) for s in systems if s != "noisy"}
     if out_dir is not None:
         example_clip = next(c for c in clips if c.name == example)
         write_reports(results, out_dir, example_clip, example_audio)
@@ -191,17 +204,75 @@ def evaluate(
 def _per_snr(
     clips: list[Clip], per_file: dict, systems: list[str], metrics: list[str]
 ) -> dict[str, dict[str, dict[str, float]]]:
-    snrs = sorted({c.snr_db for c in clips if c.snr_db is not None})
+    return _per_group(clips, per_file, systems, metrics, "snr_db")
+
+
+def _per_group(
+    clips: list[Clip], per_file: dict, systems: list[str], metrics: list[str], key: str
+) -> dict[str, dict[str, dict[str, float]]]:
+    """system -> group label -> metric means (and "n"), grouping clips by attribute `key`."""
+    values = sorted({getattr(c, key) for c in clips if getattr(c, key) is not None})
+    label = _snr_label if key == "snr_db" else str
     table: dict[str, dict[str, dict[str, float]]] = {}
     for s in systems:
         table[s] = {}
-        for snr in snrs:
-            group = [c for c in clips if c.snr_db == snr]
-            table[s][_snr_label(snr)] = {
+        for value in values:
+            group = [c for c in clips if getattr(c, key) == value]
+            table[s][label(value)] = {
                 m: _mean([per_file[c.name][s][m] for c in group]) for m in metrics
             }
-            table[s][_snr_label(snr)]["n"] = len(group)
+            table[s][label(value)]["n"] = len(group)
     return table
+
+
+def _transparency(
+    enhancers: Mapping[str, Enhance], clips: list[Clip], scorer, progress: bool
+) -> dict[str, dict[str, float]]:
+    """Mean intrusive scores of each system run on the clean files, against the clean files."""
+    from tqdm import tqdm
+
+    scores: dict[str, list[dict[str, float]]] = {s: [] for s in enhancers}
+    for clip in tqdm(clips, desc="clean input", unit="file", disable=not progress):
+        for system, enhance in enhancers.items():
+            out = np.asarray(enhance(clip.clean.copy()), np.float32)
+            if out.shape != clip.clean.shape or not np.all(np.isfinite(out)):
+                raise ValueError(f"{system} on clean {clip.name}: bad output shape or values")
+            scores[system].append(scorer(clip.clean, out))
+    return {
+        s: {m: _mean([r[m] for r in rows]) for m in rows[0] if not m.startswith("dnsmos")}
+        for s, rows in scores.items()
+        if rows
+    }
+
+
+# "Do no harm": on every input-SNR bucket a system must be at least as good as the unprocessed
+# input, within these margins; on clean input it must keep at least these scores.
+NO_HARM_MARGINS = {"pesq_wb": 0.1, "stoi": 0.005, "si_sdr": 0.5}
+CLEAN_INPUT_FLOORS = {"pesq_wb": 3.3, "stoi": 0.94}
+
+
+def no_harm(results: Mapping[str, Any], system: str, reference: str = "noisy") -> dict:
+    """Per SNR bucket and metric: the system's score minus the reference's, and whether the
+    bar holds; plus the clean-input floors when a transparency run was made."""
+    rows = {}
+    ok = True
+    for snr, row in results["per_snr"].get(system, {}).items():
+        ref = results["per_snr"][reference][snr]
+        rows[snr] = {}
+        for m, margin in NO_HARM_MARGINS.items():
+            if m not in row:
+                continue
+            delta = row[m] - ref[m]
+            passed = bool(delta >= -margin)
+            ok &= passed
+            rows[snr][m] = {"delta": delta, "pass": passed}
+    clean = results.get("clean_input", {}).get(system, {})
+    floors = {}
+    for m, floor in CLEAN_INPUT_FLOORS.items():
+        if m in clean:
+            floors[m] = {"value": clean[m], "floor": floor, "pass": bool(clean[m] >= floor)}
+            ok &= floors[m]["pass"]
+    return {"per_snr": rows, "clean_input": floors, "pass": ok}
 
 
 def _fmt(value: float, digits: int) -> str:
@@ -240,6 +311,53 @@ def markdown_table(results: Mapping[str, Any]) -> str:
             row = results["per_snr"][s]
             cells = [_fmt(row[snr][m], digits[m]) if snr in row else "–" for snr in snrs]
             lines.append(f"| {s} | " + " | ".join(cells) + " |")
+    types = sorted(
+        {k for s in results["systems"] for k in results.get("per_noise_type", {}).get(s, {})}
+    )
+    for m in PER_SNR_METRICS[:1] + ("stoi",):
+        if not types or m not in metrics:
+            continue
+        lines += [
+            "",
+            f"{METRIC_LABELS[m]} by noise type:",
+            "",
+            "| system | " + " | ".join(types) + " |",
+            "|" + "---|" * (len(types) + 1),
+        ]
+        for s in results["systems"]:
+            row = results["per_noise_type"][s]
+            cells = [_fmt(row[t][m], digits[m]) if t in row else "–" for t in types]
+            lines.append(f"| {s} | " + " | ".join(cells) + " |")
+    clean = results.get("clean_input") or {}
+    if clean:
+        cols = [m for m in ("pesq_wb", "stoi", "si_sdr") if m in next(iter(clean.values()))]
+        lines += [
+            "",
+            "Clean input (transparency: clean speech in, scored against itself):",
+            "",
+            "| system | " + " | ".join(METRIC_LABELS[m] for m in cols) + " |",
+            "|" + "---|" * (len(cols) + 1),
+        ]
+        for s, row in clean.items():
+            lines.append(f"| {s} | " + " | ".join(_fmt(row[m], digits[m]) for m in cols) + " |")
+    if "noisy" in results["systems"] and results["per_snr"].get("noisy"):
+        lines += [
+            "",
+            "Do no harm (vs the unprocessed input, every SNR bucket"
+            f" within {NO_HARM_MARGINS}; clean input ≥ {CLEAN_INPUT_FLOORS}):",
+            "",
+        ]
+        for s in results["systems"]:
+            if s == "noisy":
+                continue
+            verdict = no_harm(results, s)
+            worst = {
+                m: min(r[m]["delta"] for r in verdict["per_snr"].values() if m in r)
+                for m in NO_HARM_MARGINS
+                if any(m in r for r in verdict["per_snr"].values())
+            }
+            text = ", ".join(f"worst Δ{METRIC_LABELS[m]} {v:+.3f}" for m, v in worst.items())
+            lines.append(f"- {s}: {'PASS' if verdict['pass'] else 'FAIL'} ({text})")
     if results.get("notes"):
         lines += ["", *[f"- {note}" for note in results["notes"]]]
     return "\n".join(lines) + "\n"
@@ -363,6 +481,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--no-dnsmos", action="store_true", help="skip DNSMOS (the slowest metric)")
     p.add_argument("--example", help="file drawn in the spectrogram figure (default: the first)")
+    p.add_argument(
+        "--transparency",
+        action="store_true",
+        help="also run every system on the clean files (what it does to clean speech)",
+    )
+    p.add_argument("--json", action="store_true", help="print results.json to stdout")
     p.set_defaults(func=_cli)
 
 
@@ -393,10 +517,14 @@ def _cli(args: argparse.Namespace) -> int:
             dnsmos=not args.no_dnsmos,
             example=args.example,
             notes=notes,
+            transparency=args.transparency,
         )
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(markdown_table(results))
+    if args.json:
+        print(json.dumps(_json_safe(results | {"per_file": None}), indent=1))
+    else:
+        print(markdown_table(results))
     print(f"reports in {args.out}/ (results.json, results.md, results.png)", file=sys.stderr)
     return 0

@@ -139,14 +139,25 @@ def speech_segment(
 
 @dataclasses.dataclass
 class MixConfig:
-    """Knobs of training mixtures; ranges are inclusive (low, high) and drawn uniformly."""
+    """Knobs of training mixtures; ranges are inclusive (low, high) and drawn uniformly.
+
+    The augmentations (augment.py) are applied with the given probabilities; set one to 0 to
+    switch it off (the ablations in BENCHMARKS.md do exactly that).
+    """
 
     sample_rate: int = 16000
     segment_seconds: float = 4.0
     snr_range: tuple[float, float] = (-5.0, 20.0)  # dB, active-speech SNR
-    level_range_dbfs: tuple[float, float] = (-35.0, -15.0)  # noisy RMS
+    high_snr_prob: float = 0.1  # chance of an SNR from high_snr_range instead
+    high_snr_range: tuple[float, float] = (20.0, 40.0)
+    clean_prob: float = 0.05  # chance of no noise at all: the model must pass clean speech
+    speech_level_dbfs: tuple[float, float] = (-40.0, -10.0)  # active speech level of the input
     band_limit_prob: float = 0.2  # chance of a low-pass on speech and noise alike
     band_limit_hz: tuple[float, float] = (3500.0, 7000.0)  # its cutoff
+    reverb_prob: float = 0.0  # chance of room reverberation on the speech (and, apart, noise)
+    eq_prob: float = 0.0  # chance of a random microphone colour on the whole mixture
+    speed_prob: float = 0.0  # chance of a speed/pitch change of the speech
+    clip_prob: float = 0.0  # chance of a clipped microphone signal
     peak_limit: float = 0.99  # clipping guard on noisy and clean
 
     @property
@@ -154,33 +165,90 @@ class MixConfig:
         return int(round(self.segment_seconds * self.sample_rate))
 
 
+def pick_weighted(weights: Sequence[float], rng: np.random.Generator) -> int:
+    p = np.asarray(weights, np.float64)
+    return int(rng.choice(len(p), p=p / p.sum()))
+
+
 def make_mixture(
-    speech_clips: Sequence[np.ndarray],
+    speech_clips: Sequence[np.ndarray] | dict[str, Sequence[np.ndarray]],
     noise_by_type: dict[str, Sequence[np.ndarray]],
     config: MixConfig,
     rng: np.random.Generator,
+    rirs: Sequence[np.ndarray] = (),
 ) -> tuple[np.ndarray, np.ndarray, dict]:
-    """One random (noisy, clean) pair, float32, with what was drawn (type, SNR, level ...)."""
+    """One random (noisy, clean) pair, float32, with what was drawn (type, SNR, level ...).
+
+    `speech_clips` may map source -> clips: a source is then drawn with weight sqrt(its
+    duration), so a large source does not drown the small ones and a tiny one is not repeated
+    to death. `rirs` are room impulse responses for the reverberation augmentation.
+    """
+    from hushkit.training import augment
+
     n = config.segment_samples
     sr = config.sample_rate
-    clean = speech_segment(speech_clips, n, rng, sr)
+    info: dict = {}
+    if isinstance(speech_clips, dict):
+        names = sorted(speech_clips)
+        weights = [np.sqrt(sum(len(c) for c in speech_clips[k])) for k in names]
+        info["speech_source"] = names[pick_weighted(weights, rng)]
+        speech_clips = speech_clips[info["speech_source"]]
+    if rng.random() < config.speed_prob:
+        up, down = augment.SPEED_RATIOS[int(rng.integers(len(augment.SPEED_RATIOS)))]
+        raw = speech_segment(speech_clips, int(np.ceil(n * down / up)) + 1, rng, sr)
+        from scipy.signal import resample_poly
+
+        clean = np.resize(resample_poly(raw, up, down).astype(np.float32), n)
+        info["speed"] = down / up  # resampling by up/down slows speech by that factor
+    else:
+        clean = speech_segment(speech_clips, n, rng, sr)
     noise_type = sorted(noise_by_type)[int(rng.integers(len(noise_by_type)))]
     pool = noise_by_type[noise_type]
     noise = loop_to_length(pool[int(rng.integers(len(pool)))], n, rng, sr)
+    target = clean
+    if rirs and rng.random() < config.reverb_prob:
+        rir = rirs[int(rng.integers(len(rirs)))]
+        clean, target = (
+            augment.reverberate(clean, rir, sr),
+            augment.reverberate(clean, rir, sr, True),
+        )
+        noise = augment.reverberate(noise, rirs[int(rng.integers(len(rirs)))], sr)
+        info["reverb"] = True
     cutoff = None
     if rng.random() < config.band_limit_prob:
         cutoff = float(rng.uniform(*config.band_limit_hz))
         clean, noise = low_pass(clean, cutoff, sr), low_pass(noise, cutoff, sr)
-    snr = float(rng.uniform(*config.snr_range))
+        target = low_pass(target, cutoff, sr)
+    u = rng.random()
+    snr = float(
+        rng.uniform(*(config.high_snr_range if u < config.high_snr_prob else config.snr_range))
+    )
+    if rng.random() < config.clean_prob:
+        snr = float("inf")
     if active_power(clean, sr) <= 0.0 or float(np.mean(noise**2)) <= 0.0:
         # A silent stretch (a pause longer than the segment): train on the noise alone.
         noisy = (clean + noise).astype(np.float32)
+    elif np.isinf(snr):
+        noisy = clean.astype(np.float32)
     else:
         noisy, _ = mix_at_snr(clean, noise, snr, sr)
-    level = float(rng.uniform(*config.level_range_dbfs))
-    noisy, clean, _ = set_level(noisy, clean, level, config.peak_limit)
-    info = {"noise_type": noise_type, "snr_db": snr, "level_dbfs": level, "cutoff_hz": cutoff}
-    return noisy, clean, info
+    if rng.random() < config.eq_prob:
+        sos = augment.mic_colour(rng, sr)
+        noisy, target = augment.apply_sos(noisy, sos), augment.apply_sos(target, sos)
+    level = float(rng.uniform(*config.speech_level_dbfs))
+    speech_power = active_power(target, sr)
+    if speech_power > 0.0:
+        gain = 10 ** (level / 20) / np.sqrt(speech_power)
+        peak = max(float(np.max(np.abs(noisy))), float(np.max(np.abs(target))), 1e-12)
+        gain = min(gain, config.peak_limit / peak)
+        noisy, target = (noisy * gain).astype(np.float32), (target * gain).astype(np.float32)
+    else:
+        noisy, target, _ = set_level(noisy, target, level, config.peak_limit)
+    if rng.random() < config.clip_prob:
+        noisy = augment.clip(noisy, rng)
+        info["clipped"] = True
+    info |= {"noise_type": noise_type, "snr_db": snr, "level_dbfs": level, "cutoff_hz": cutoff}
+    return noisy, target, info
 
 
 class MixtureDataset:
@@ -191,11 +259,12 @@ class MixtureDataset:
 
     def __init__(
         self,
-        speech: Sequence[np.ndarray],
+        speech: Sequence[np.ndarray] | dict[str, Sequence[np.ndarray]],
         noise_by_type: dict[str, Sequence[np.ndarray]],
         config: MixConfig | None = None,
         length: int = 1000,
         seed: int = 0,
+        rir_count: int = 300,
     ) -> None:
         if not speech:
             raise ValueError("no speech clips to mix")
@@ -208,6 +277,12 @@ class MixtureDataset:
         self.length = length
         self.seed = seed
         self.epoch = 0
+        self.rirs: list[np.ndarray] = []
+        if self.config.reverb_prob > 0 and rir_count:
+            from hushkit.training import augment
+
+            rng = np.random.default_rng([seed, 0x5152])  # rooms depend on the seed alone
+            self.rirs = augment.make_rirs(rir_count, self.config.sample_rate, rng)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -222,5 +297,5 @@ class MixtureDataset:
         if not 0 <= index < self.length:
             raise IndexError(index)
         rng = self.rng(index)
-        noisy, clean, _ = make_mixture(self.speech, self.noise_by_type, self.config, rng)
+        noisy, clean, _ = make_mixture(self.speech, self.noise_by_type, self.config, rng, self.rirs)
         return noisy, clean

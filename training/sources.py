@@ -32,7 +32,7 @@ class DataError(RuntimeError):
 @dataclasses.dataclass(frozen=True)
 class RawClip:
     path: Path
-    kind: str  # "speech" or "noise"
+    kind: str  # "speech", "noise", or "babble" (speech of talkers kept for babble only)
     source: str  # short source name: the package, or "user-speech" / "user-noise" / ...
     group: str  # split unit: speaker, scene or source file
     category: str  # "speech", or the noise type ("ambient", "music", "effects", ...)
@@ -94,10 +94,14 @@ def _files(root: Path, pattern: str) -> list[Path]:
 
 def _fillets_speech(root: Path) -> list[RawClip]:
     # sound/<scene>/nl/<speaker>-<line>.ogg: one scene is one dialogue, so it is the group.
+    # Every third scene (in name order) is kept for babble, so no babble talker is a target.
+    files = _files(root, "usr/share/games/fillets-ng/sound/*/nl/*.ogg")
+    scenes = sorted({p.parent.parent.name for p in files})
     clips = []
-    for p in _files(root, "usr/share/games/fillets-ng/sound/*/nl/*.ogg"):
+    for p in files:
         scene = p.parent.parent.name
-        clips.append(RawClip(p, "speech", "fillets-nl", scene, "speech"))
+        kind = "babble" if scenes.index(scene) % 3 == 2 else "speech"
+        clips.append(RawClip(p, kind, "fillets-nl", scene, "speech"))
     return clips
 
 
@@ -126,13 +130,14 @@ def _tuxpaint(root: Path) -> list[RawClip]:
 
 
 def _qabcs(root: Path) -> list[RawClip]:
-    # abcs/<lang>/sounds/{alpha,words}/*.ogg: one reader per language; abcs/all/noises: effects.
+    # abcs/<lang>/sounds/{alpha,words}/*.ogg: one reader per language, all kept for babble
+    # (words in many languages); abcs/all/noises: effects.
     base = root / "usr/share/qabcs/abcs"
     clips = []
     for p in _files(base, "*/sounds/*/*.ogg"):
         lang = p.relative_to(base).parts[0]
         if lang != "all":
-            clips.append(RawClip(p, "speech", "qabcs", lang, "speech"))
+            clips.append(RawClip(p, "babble", "qabcs", lang, "speech"))
     for p in _files(base, "all/noises/*.ogg"):
         clips.append(RawClip(p, "noise", "qabcs-noises", p.stem, "effects"))
     return clips
@@ -177,6 +182,117 @@ def _fillets_music(root: Path) -> list[RawClip]:
     ]
 
 
+def _klettres(root: Path) -> list[RawClip]:
+    # klettres/<lang>/{alpha,syllab}/*.ogg: letters and syllables, one reader per language.
+    base = root / "usr/share/klettres"
+    return [
+        RawClip(p, "speech", "klettres", p.relative_to(base).parts[0], "speech")
+        for p in _files(base, "*/*/*.ogg")
+    ]
+
+
+def _frozen_bubble(root: Path) -> list[RawClip]:
+    base = root / "usr/share/games/frozen-bubble/snd"
+    clips = []
+    for p in _files(base, "*.ogg"):
+        category = "music" if "zik" in p.stem else "effects"
+        clips.append(RawClip(p, "noise", "frozen-bubble", p.stem, category))
+    return clips
+
+
+def _archive_members(root: Path, archive: str, prefixes: tuple[str, ...]) -> list[Path]:
+    """Audio members of a game's zip archive (.wz, .pk3) whose names start with `prefixes`,
+    extracted once next to the unpacked package."""
+    import zipfile
+
+    out = root / "extracted" / Path(archive).stem
+    marker = out / ".extracted"
+    if not marker.exists():
+        with zipfile.ZipFile(root / archive) as zf:
+            for name in zf.namelist():
+                if name.startswith(prefixes) and name.lower().endswith((".ogg", ".wav")):
+                    zf.extract(name, out)
+        marker.touch()
+    return sorted(p for p in out.rglob("*") if p.suffix.lower() in (".ogg", ".wav"))
+
+
+def _hedgewars(root: Path) -> list[RawClip]:
+    # Data/Sounds/voices/<character>/*.ogg: one voice actor per character (British, Pirate,
+    # Russian, Default_es ...), the group. Odd-numbered characters (in name order) are kept for
+    # babble, so no babble talker is also a target. Data/Sounds/*.ogg are game effects.
+    base = root / "usr/share/games/hedgewars/Data/Sounds"
+    characters = sorted(p.name for p in (base / "voices").iterdir() if p.is_dir())
+    clips = []
+    for p in _files(base, "voices/*/*.ogg"):
+        who = p.parent.name
+        kind = "babble" if characters.index(who) % 2 else "speech"
+        clips.append(RawClip(p, kind, "hedgewars-voices", who, "speech"))
+    for p in _files(base, "*.ogg"):
+        clips.append(RawClip(p, "noise", "hedgewars-fx", p.stem, "effects"))
+    return clips
+
+
+def _warzone2100(root: Path) -> list[RawClip]:
+    # base.wz: radio-style mission messages and taunts (English voice actors; one folder of
+    # messages is one group), and weapon/vehicle effects.
+    files = _archive_members(
+        root, "usr/share/games/warzone2100/base.wz", ("audio/memressp/", "audio/sfx/")
+    )
+    clips = []
+    for p in files:
+        parts = p.parts
+        folder = parts[-2]
+        if "memressp" in parts:
+            clips.append(RawClip(p, "speech", "warzone-voices", folder, "speech"))
+        else:
+            clips.append(RawClip(p, "noise", "warzone-fx", f"{folder}-{p.stem}", "effects"))
+    return clips
+
+
+def _openarena(root: Path) -> list[RawClip]:
+    # Announcer voices of the mission pack (a Festival-synthesised male voice and a recorded
+    # one) and the base game's footsteps, weapons and ambient loops.
+    speech = _archive_members(
+        root, "usr/share/games/openarena/missionpack/mp-pak0.pk3", ("sound/voices/",)
+    )
+    fx = _archive_members(
+        root,
+        "usr/share/games/openarena/baseoa/pak0.pk3",
+        ("sound/world/", "sound/player/footsteps/", "sound/weapons/"),
+    )
+    clips = [RawClip(p, "speech", "openarena-voices", p.parent.name, "speech") for p in speech]
+    for p in fx:
+        category = "ambient" if "world" in p.parts else "effects"
+        clips.append(RawClip(p, "noise", "openarena-fx", f"{p.parent.name}-{p.stem}", category))
+    return clips
+
+
+def _colobot(root: Path) -> list[RawClip]:
+    base = root / "usr/share/games/colobot"
+    clips = [RawClip(p, "noise", "colobot-music", p.stem, "music") for p in _files(base, "music/*")]
+    clips += [
+        RawClip(p, "noise", "colobot-fx", p.stem, "effects") for p in _files(base, "sounds/*")
+    ]
+    return clips
+
+
+def _bucklespring(root: Path) -> list[RawClip]:
+    # Recorded key presses and releases of an IBM Model M keyboard: typing clatter.
+    files = _files(root / "usr/share/buckle/wav", "*.wav")
+    return [RawClip(p, "noise", "bucklespring", "keyboard", "keyboard") for p in files]
+
+
+def _freeciv(root: Path) -> list[RawClip]:
+    base = root / "usr/share/games/freeciv"
+    clips = [
+        RawClip(p, "noise", "freeciv-fx", p.stem, "effects") for p in _files(base, "stdsounds/*")
+    ]
+    clips += [
+        RawClip(p, "noise", "freeciv-music", p.stem, "music") for p in _files(base, "stdmusic/*")
+    ]
+    return clips
+
+
 # Package name -> function listing its clips. The order is the order of preparation.
 PACKAGES: dict[str, Callable[[Path], list[RawClip]]] = {
     "pocketsphinx-testdata": _pocketsphinx,
@@ -184,9 +300,29 @@ PACKAGES: dict[str, Callable[[Path], list[RawClip]]] = {
     "qabcs-data": _qabcs,
     "fillets-ng-data-nl": _fillets_speech,
     "tuxpaint-stamps-default": _tuxpaint,
+    "klettres-data": _klettres,
     "lincity-ng-data": _lincity,
     "fillets-ng-data": _fillets_music,
+    "frozen-bubble-data": _frozen_bubble,
+    "hedgewars-data": _hedgewars,
+    "warzone2100-data": _warzone2100,
+    "openarena-data": _openarena,
+    "colobot-common-sounds": _colobot,
+    "bucklespring-data": _bucklespring,
+    "freeciv-data": _freeciv,
 }
+
+# Whole sources kept out of training and validation: they make the held-out-source test set
+# (`DIR/heldout/`), which measures how the model does on voices, languages, recording chains
+# and noises it has never heard. Held-out files of a training source would not measure that.
+HELDOUT_SOURCES = frozenset({
+    "pocketsphinx",  # LibriVox read English
+    "hedgewars-voices",  # character voice actors, several languages
+    "warzone-voices",  # radio-style English voice actors
+    "openarena-voices",  # a Festival voice and a recorded announcer
+    "hedgewars-fx", "warzone-fx", "openarena-fx", "colobot-music", "colobot-fx",
+    "bucklespring", "freeciv-fx", "freeciv-music",
+})  # fmt: skip
 
 # `--quick`: the two smallest packages (about 2 MB of .deb); noise is synthesised.
 QUICK_PACKAGES = ("pocketsphinx-testdata", "alsa-utils")

@@ -97,16 +97,11 @@ def _training_batches(cfg: TrainConfig, rank: int, world: int):
     import torch
 
     from hushkit.training import datasets
-    from hushkit.training.mixing import MixConfig
 
     dataset = datasets.open_mixtures(
         cfg.data_dir,
         split="train",
-        config=MixConfig(
-            segment_seconds=cfg.segment_seconds,
-            snr_range=(cfg.snr_min_db, cfg.snr_max_db),
-            band_limit_prob=cfg.band_limit_prob,
-        ),
+        config=mix_config(cfg),
         length=cfg.steps_per_epoch * cfg.batch_size,
         seed=cfg.seed + 1000 * rank,
     )
@@ -116,6 +111,24 @@ def _training_batches(cfg: TrainConfig, rank: int, world: int):
     for epoch in itertools.count():
         dataset.set_epoch(epoch)
         yield from loader
+
+
+def mix_config(cfg: TrainConfig):
+    """The mixing and augmentation knobs of a training configuration."""
+    from hushkit.training.mixing import MixConfig
+
+    return MixConfig(
+        segment_seconds=cfg.segment_seconds,
+        snr_range=(cfg.snr_min_db, cfg.snr_max_db),
+        band_limit_prob=cfg.band_limit_prob,
+        reverb_prob=cfg.reverb_prob,
+        eq_prob=cfg.eq_prob,
+        speed_prob=cfg.speed_prob,
+        clip_prob=cfg.clip_prob,
+        clean_prob=cfg.clean_prob,
+        high_snr_prob=cfg.high_snr_prob,
+        speech_level_dbfs=(cfg.speech_level_min_dbfs, cfg.speech_level_max_dbfs),
+    )
 
 
 def _validation_set(cfg: TrainConfig) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -249,10 +262,15 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
             noisy, clean = next(batches)
             noisy_spec, clean_spec = stft(noisy.float()), stft(clean.float())
             mask, _ = net(log_power(noisy_spec))
+            est_spec = mask * noisy_spec
             loss = spectral_loss(
-                mask * noisy_spec, clean_spec, cfg.compress, cfg.complex_weight,
-                cfg.distortion_weight,
+                est_spec, clean_spec, cfg.compress, cfg.complex_weight, cfg.distortion_weight
             )
+            if cfg.sisdr_weight:
+                est, ref = stft.inverse(est_spec), stft.inverse(clean_spec)
+                # clamped: a segment without speech has no defined SI-SDR
+                sdr = si_sdr_torch(est, ref).clamp(-30.0, 60.0)
+                loss = loss - cfg.sisdr_weight * sdr.mean() / 100.0
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
