@@ -11,7 +11,10 @@ same length. `make_mixture` (mixing.py) decides with which probability each is a
 - microphone colour: a random spectral tilt and one peaking resonance, applied to the whole
   mixture and to the target alike (the model must stay transparent to it, not undo it);
 - speed/pitch perturbation of speech (resampling by 0.9 ... 1.1);
-- clipping of the microphone signal (the target stays unclipped).
+- clipping of the microphone signal (the target stays unclipped);
+- voice processing that belongs to the talker, not to the noise: a radio or telephone band
+  and a soft saturation, applied to the speech *and its target* (a voice from a radio, a
+  game, a phone line or a cheap recorder is still speech to keep).
 """
 
 from __future__ import annotations
@@ -119,3 +122,16 @@ def clip(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Hard clipping at 30-90 % of the peak (an overdriven microphone preamp)."""
     limit = float(np.max(np.abs(x))) * rng.uniform(0.3, 0.9)
     return np.clip(x, -limit, limit).astype(np.float32)
+
+
+def voice_fx(x: np.ndarray, rng: np.random.Generator, sr: int) -> np.ndarray:
+    """A processed voice: a band (low cut 100-400 Hz, high cut 2.8-7 kHz) and a soft
+    saturation (tanh with 0-20 dB of drive), level restored."""
+    from scipy.signal import butter, sosfilt
+
+    lo, hi = rng.uniform(100, 400), rng.uniform(2800, min(7000, sr / 2 - 200))
+    y = sosfilt(butter(4, (lo, hi), btype="band", fs=sr, output="sos"), x)
+    peak = max(float(np.max(np.abs(y))), 1e-9)
+    drive = 10 ** (rng.uniform(0, 20) / 20)
+    y = np.tanh(drive * y / peak) * peak / np.tanh(drive)
+    return y.astype(np.float32)

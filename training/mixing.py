@@ -158,6 +158,7 @@ class MixConfig:
     eq_prob: float = 0.0  # chance of a random microphone colour on the whole mixture
     speed_prob: float = 0.0  # chance of a speed/pitch change of the speech
     clip_prob: float = 0.0  # chance of a clipped microphone signal
+    voice_fx_prob: float = 0.0  # chance of a radio/phone-band, saturated voice (in the target)
     peak_limit: float = 0.99  # clipping guard on noisy and clean
 
     @property
@@ -202,6 +203,9 @@ def make_mixture(
         info["speed"] = down / up  # resampling by up/down slows speech by that factor
     else:
         clean = speech_segment(speech_clips, n, rng, sr)
+    if config.voice_fx_prob and rng.random() < config.voice_fx_prob:  # no draw when off
+        clean = augment.voice_fx(clean, rng, sr)
+        info["voice_fx"] = True
     noise_type = sorted(noise_by_type)[int(rng.integers(len(noise_by_type)))]
     pool = noise_by_type[noise_type]
     noise = loop_to_length(pool[int(rng.integers(len(pool)))], n, rng, sr)

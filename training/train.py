@@ -125,6 +125,7 @@ def mix_config(cfg: TrainConfig):
         eq_prob=cfg.eq_prob,
         speed_prob=cfg.speed_prob,
         clip_prob=cfg.clip_prob,
+        voice_fx_prob=cfg.voice_fx_prob,
         clean_prob=cfg.clean_prob,
         high_snr_prob=cfg.high_snr_prob,
         speech_level_dbfs=(cfg.speech_level_min_dbfs, cfg.speech_level_max_dbfs),
