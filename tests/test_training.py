@@ -73,3 +73,24 @@ def test_ddp_two_cpu_processes(quick_data, tmp_path):
     assert "2 process(es)" in proc.stderr
     state = checkpoint.load(run / "last.pt")
     assert state["step"] == 3  # each rank took the same number of synchronized steps
+
+
+def test_output_bias_shift_raises_every_gain(tmp_path):
+    """The operating-point shift keeps the unshifted weights and lifts each mask value."""
+    from hushkit.training.model import STFT, MaskNet, ModelArgs, log_power
+    from hushkit.training.train import shift_output_bias
+
+    torch.manual_seed(0)
+    model = MaskNet(ModelArgs()).eval()
+    path = tmp_path / "best.pt"
+    checkpoint.save(path, model, metrics={"si_sdr": 1.0})
+    shift_output_bias(path, 1.5)
+    shifted = checkpoint.load_model(path)
+    original = checkpoint.load_model(tmp_path / "best_unshifted.pt")
+    spec = STFT(model.args.dsp_config)(0.1 * torch.randn(1, 4000))
+    with torch.no_grad():
+        m0, _ = original(log_power(spec))
+        m1, _ = shifted(log_power(spec))
+    assert torch.all(m1 > m0)
+    assert torch.allclose(torch.logit(m1) - torch.logit(m0), torch.tensor(1.5), atol=1e-3)
+    assert checkpoint.load(path)["output_bias_shift"] == 1.5

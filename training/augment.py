@@ -31,10 +31,13 @@ def make_rirs(count: int, sr: int, rng: np.random.Generator) -> list[np.ndarray]
     import pyroomacoustics as pra
 
     rirs = []
-    for _ in range(count):
+    while len(rirs) < count:
         rt60 = float(rng.uniform(0.15, 0.9))
         dims = [rng.uniform(3.0, 12.0), rng.uniform(2.5, 9.0), rng.uniform(2.4, 4.5)]
-        absorption, _ = pra.inverse_sabine(rt60, dims)
+        try:
+            absorption, _ = pra.inverse_sabine(rt60, dims)
+        except ValueError:  # a large room cannot be made that dry: draw another
+            continue
         # The image method up to order 10 gives the early reflections in a few milliseconds;
         # the late field is a noise tail decaying 60 dB in rt60, spliced in from 30 ms.
         room = pra.ShoeBox(dims, fs=sr, materials=pra.Material(absorption), max_order=10)

@@ -53,6 +53,10 @@ class TrainConfig:
     distortion_weight: float = 1.0  # > 1: removing speech costs more than leaving noise
     sisdr_weight: float = 0.0  # adds -SI-SDR of the output waveform, scaled by 1/100 per dB
 
+    # operating point: added to the mask logits of best.pt after training (see
+    # train.shift_output_bias); chosen on the held-out-source set
+    output_bias_shift: float = 0.0
+
     # validation
     val_clips: int = 24  # clips of data_dir/valset scored each epoch
 

@@ -463,7 +463,13 @@ def register(sub: argparse._SubParsersAction) -> None:
             "and speed. Writes results.json, results.md and results.png."
         ),
     )
-    p.add_argument("--model", help="checkpoint (.pt) or int8 model (.tflite); omit: baselines only")
+    p.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        help="checkpoint (.pt) or int8 model (.tflite); repeat to compare several; omit: "
+        "baselines only",
+    )
     p.add_argument("--set", required=True, dest="set_dir", help="folder with clean/ and noisy/")
     p.add_argument("--out", default="runs/eval", help="report folder (default: %(default)s)")
     p.add_argument(
@@ -472,7 +478,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="comma-separated baselines, or 'none' (default: %(default)s)",
     )
     p.add_argument("--limit", type=int, help="evaluate only the first N files (name order)")
-    p.add_argument("--name", default="hushkit", help="the model's row in the tables")
+    p.add_argument(
+        "--name",
+        action="append",
+        default=[],
+        help="each model's row in the tables, in --model order (default: hushkit, or "
+        "hushkit-<file stem> when several models are given)",
+    )
     p.add_argument(
         "--runtime",
         choices=("tflm", "litert"),
@@ -501,10 +513,18 @@ def _cli(args: argparse.Namespace) -> int:
     )
     enhancers: dict[str, Enhance] = {}
     try:
+        if args.name and len(args.name) != len(args.model):
+            raise ValueError(f"{len(args.name)} --name for {len(args.model)} --model")
         if args.model:
             from hushkit.training.enhance import load_enhancer
 
-            enhancers[args.name] = load_enhancer(args.model, runtime=args.runtime)
+            default = (
+                ["hushkit"]
+                if len(args.model) == 1
+                else [f"hushkit-{Path(m).stem}" for m in args.model]
+            )
+            for name, model in zip(args.name or default, args.model, strict=True):
+                enhancers[name] = load_enhancer(model, runtime=args.runtime)
         baselines, notes = load_baselines(names)
         enhancers |= baselines
         if not enhancers:
