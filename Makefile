@@ -82,7 +82,7 @@ clean:
 # continues (about 50 minutes); the default and low-latency stages take about 80 minutes each
 # on 2 CPU cores. Float checkpoints land in training/pretrained/, int8 models in
 # quantize/pretrained/.
-.PHONY: pretrained pretrained-default pretrained-lowlatency ablations
+.PHONY: pretrained pretrained-default pretrained-lowlatency ablations benchmarks
 pretrained: pretrained-default pretrained-lowlatency
 
 pretrained-default: setup
@@ -90,40 +90,38 @@ pretrained-default: setup
 	$(VENV)/bin/hushkit train --config training/configs/legacy/default.toml
 	$(VENV)/bin/hushkit train --config training/configs/legacy/default_finetune.toml
 	$(VENV)/bin/hushkit train --config training/configs/default.toml
-	cp runs/default/best.pt training/pretrained/default.pt
+	$(VENV)/bin/hushkit train --config training/configs/default_ft.toml
+	cp runs/default_ft/best.pt training/pretrained/default.pt
 	$(VENV)/bin/hushkit quantize training/pretrained/default.pt --out runs/default/int8 \
-	  --calib-dir data --qat --qat-steps 300 --eval-clips 40
+	  --calib-dir data --eval-dir data/heldout --qat --qat-steps 300 --eval-clips 40
 	cp runs/default/int8/model.tflite quantize/pretrained/default.tflite
 
 pretrained-lowlatency: setup
 	$(VENV)/bin/hushkit data --out data
 	$(VENV)/bin/hushkit train --config training/configs/lowlatency.toml
-	cp runs/lowlatency/best.pt training/pretrained/lowlatency.pt
+	$(VENV)/bin/hushkit train --config training/configs/lowlatency_ft.toml
+	cp runs/lowlatency_ft/best.pt training/pretrained/lowlatency.pt
 	$(VENV)/bin/hushkit quantize training/pretrained/lowlatency.pt --out runs/lowlatency/int8 \
-	  --calib-dir data --qat --qat-steps 300 --eval-clips 40
+	  --calib-dir data --eval-dir data/heldout --qat --qat-steps 300 --eval-clips 40
 	cp runs/lowlatency/int8/model.tflite quantize/pretrained/lowlatency.tflite
 
-# The ablation table in BENCHMARKS.md: short runs from scratch, each scored on the
-# held-out-source set (float model, no baselines).
-ABLATIONS := a0_data a1_snr a2_augment a3_sisdr
+# The ablation table in BENCHMARKS.md: each stage of the recipes above (run them first),
+# float model, scored on the held-out-source set against the unprocessed input.
+ABLATION_CKPTS := runs/legacy_ft/best.pt runs/default/best.pt runs/default_ft/best_unshifted.pt \
+  runs/default_ft/best.pt runs/lowlatency/best.pt runs/lowlatency_ft/best_unshifted.pt \
+  runs/lowlatency_ft/best.pt
 ablations: setup
-	$(VENV)/bin/hushkit data --out data
-	for a in $(ABLATIONS); do \
-	  $(VENV)/bin/hushkit train --config training/configs/ablation/$$a.toml && \
-	  $(VENV)/bin/hushkit eval --model runs/ablation/$$a/best.pt --set data/heldout \
-	    --baselines noisy --no-dnsmos --out runs/ablation/$$a/eval_heldout || exit 1; \
+	for c in $(ABLATION_CKPTS); do \
+	  $(VENV)/bin/hushkit eval --model $$c --set data/heldout --baselines noisy --no-dnsmos \
+	    --transparency --out runs/ablation/$$(echo $$c | tr / _) || exit 1; \
 	done
 
 # The figures in BENCHMARKS.md.
+EVAL_MODELS := --model quantize/pretrained/default.tflite --name hushkit-default \
+  --model quantize/pretrained/lowlatency.tflite --name hushkit-lowlatency \
+  --baselines noisy,rnnoise,deepfilternet
 benchmarks: setup host-core
-	for m in default lowlatency; do \
-	  for set in heldout testset; do \
-	    $(VENV)/bin/hushkit eval --model quantize/pretrained/$$m.tflite --set data/$$set \
-	      --transparency --out runs/eval/$$m-int8-$$set || exit 1; \
-	  done; \
-	  $(VENV)/bin/hushkit quantize training/pretrained/$$m.pt --out runs/$$m/int8-heldout \
-	    --calib-dir data --eval-dir data/heldout --eval-clips 100 --qat --qat-steps 300 || exit 1; \
-	done
-	$(VENV)/bin/hushkit eval --model quantize/pretrained/legacy-default.tflite \
-	  --set data/heldout --baselines noisy --transparency --out runs/eval/legacy-int8-heldout
+	$(VENV)/bin/hushkit eval $(EVAL_MODELS) --set data/heldout --transparency --out runs/eval/heldout
+	$(VENV)/bin/hushkit eval $(EVAL_MODELS) --set data/testset --out runs/eval/testset
 	$(VENV)/bin/hushkit bench-firmware --model quantize/pretrained/default.tflite
+	$(VENV)/bin/hushkit bench-firmware --model quantize/pretrained/lowlatency.tflite --targets qemu-m4
