@@ -93,7 +93,7 @@ pretrained-default: setup
 	$(VENV)/bin/hushkit train --config training/configs/default_ft.toml
 	cp runs/default_ft/best.pt training/pretrained/default.pt
 	$(VENV)/bin/hushkit quantize training/pretrained/default.pt --out runs/default/int8 \
-	  --calib-dir data --eval-dir data/heldout --qat --qat-steps 300 --eval-clips 40
+	  --calib-dir data --eval-dir data/heldout --eval-clips 40
 	cp runs/default/int8/model.tflite quantize/pretrained/default.tflite
 
 pretrained-lowlatency: setup
@@ -102,7 +102,7 @@ pretrained-lowlatency: setup
 	$(VENV)/bin/hushkit train --config training/configs/lowlatency_ft.toml
 	cp runs/lowlatency_ft/best.pt training/pretrained/lowlatency.pt
 	$(VENV)/bin/hushkit quantize training/pretrained/lowlatency.pt --out runs/lowlatency/int8 \
-	  --calib-dir data --eval-dir data/heldout --qat --qat-steps 300 --eval-clips 40
+	  --calib-dir data --eval-dir data/heldout --eval-clips 40
 	cp runs/lowlatency/int8/model.tflite quantize/pretrained/lowlatency.tflite
 
 # The ablation table in BENCHMARKS.md: each stage of the recipes above (run them first),
