@@ -15,6 +15,7 @@ from hushkit import cli
 from hushkit.training import checkpoint
 
 TINY = [
+    "init_from=",  # the shipped recipe continues an earlier run; these tiny runs start fresh
     "epochs=2",
     "steps_per_epoch=3",
     "batch_size=4",
