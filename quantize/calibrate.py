@@ -79,6 +79,6 @@ def streaming_pairs(
 def representative_dataset(
     pairs: Sequence[tuple[np.ndarray, np.ndarray]],
 ) -> Iterator[list[np.ndarray]]:
-    """The converter's representative_dataset: inputs in the mirror's order (features, state)."""
+    """The converter's representative_dataset: inputs in the graph's order (features, state)."""
     for features, state in pairs:
         yield [features, state]

@@ -2,7 +2,7 @@
 
     hushkit quantize runs/default/best.pt --out build/model [--calib-dir data] [--qat]
 
-Path: Keras mirror of `MaskNet.step` (keras_mirror.py) -> frozen concrete function ->
+Path: the network's one-hop step as a Keras graph (keras_graph.py) -> frozen concrete function ->
 TFLiteConverter (full-integer post-training quantization, calibrated on the float model's real
 streaming state, calibrate.py) -> flatbuffer post-processing (tflite_model.py): I/O tensors
 named `features`, `state_in`, `mask`, `state_out`; `state_in` moved onto `state_out`'s int8 grid
@@ -47,7 +47,7 @@ class Converted:
     seconds: float
 
 
-def _frozen_step_function(mirror, n_bins: int, hidden: int):
+def _frozen_step_function(graph, n_inputs: int, state_size: int):
     import tensorflow as tf
     from tensorflow.python.framework.convert_to_constants import (
         convert_variables_to_constants_v2,
@@ -55,28 +55,27 @@ def _frozen_step_function(mirror, n_bins: int, hidden: int):
 
     @tf.function(
         input_signature=[
-            tf.TensorSpec([1, n_bins], tf.float32, name="features"),
-            tf.TensorSpec([1, hidden], tf.float32, name="state_in"),
+            tf.TensorSpec([1, n_inputs], tf.float32, name="features"),
+            tf.TensorSpec([1, state_size], tf.float32, name="state_in"),
         ]
     )
     def step(features, state_in):
-        return mirror({"features": features, "state_in": state_in})
+        return graph({"features": features, "state_in": state_in})
 
     # Weights become constants: the calibrator cannot read resource variables.
     return convert_variables_to_constants_v2(step.get_concrete_function())
 
 
 def convert_model(model, pairs: Sequence[tuple[np.ndarray, np.ndarray]]) -> bytes:
-    """Raw converter output for a MaskNet (no renaming, no metadata)."""
+    """Raw converter output for a network (no renaming, no metadata)."""
     import tensorflow as tf
 
-    from hushkit.quantize import calibrate, keras_mirror
+    from hushkit.quantize import calibrate, keras_graph
 
     tf.keras.utils.set_random_seed(0)
-    cfg = model.args.dsp_config
-    mirror = keras_mirror.build(model)
+    graph = keras_graph.build(model)
     converter = tf.lite.TFLiteConverter.from_concrete_functions(
-        [_frozen_step_function(mirror, cfg.n_bins, model.args.hidden)]
+        [_frozen_step_function(graph, int(model.feat_mean.shape[0]), model.state_size)]
     )
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = lambda: calibrate.representative_dataset(pairs)

@@ -1,16 +1,17 @@
-"""Quantization-aware fine-tuning: teach the float MaskNet to live on the int8 grids.
+"""Quantization-aware fine-tuning: teach a float network to live on the int8 grids.
 
 Used by `hushkit quantize --qat` when post-training quantization alone loses too much. The
-network runs hop by hop as the int8 graph does (keras_mirror.py), with every value that the
-converter puts on an int8 grid fake-quantized (round to the grid, clamp; gradients pass
-straight through inside the range, TFLite's scheme):
+network runs its own one-hop step (`StreamNet.trace_sequence`) on `FakeQuantOps`, so every
+value the int8 graph holds as a tensor is fake-quantized (rounded to its grid and clamped;
+gradients pass straight through inside the range, TFLite's scheme), with no second copy of the
+network:
 
-- weights: symmetric int8 per output channel (scale = max|w| / 127), fc_in after the feature
-  normalisation is folded into it, as the converter sees it;
-- the features input and every FULLY_CONNECTED / ADD result before an activation:
-  asymmetric int8 over a running min/max (what the converter's calibration measures);
-- outputs whose grid the converter fixes: tanh (fc_in, GRU candidate) 1/128 zero point 0,
-  sigmoid (reset/update gates, mask) 1/256 zero point -128, the GRU state 1/128 zero point 0.
+- dense weights: symmetric int8 per output channel (scale = max|w| / 127), the first layer's
+  after the feature normalisation is folded into it, as the converter sees it;
+- the features input and every dense / add / sub / mul result: asymmetric int8 over a running
+  min/max (what the converter's calibration measures), one range per operation name;
+- outputs whose grid the converter fixes: tanh 1/128 zero point 0, sigmoid 1/256 zero point
+  -128, the recurrent state 1/128 zero point 0 (hushkit.contract).
 
 Biases stay float (int32 in the model: their rounding is far below one output step). After
 fine-tuning the float weights are converted as usual; the converter recalibrates its ranges.
@@ -25,12 +26,12 @@ from collections.abc import Iterator
 
 import torch
 
-from hushkit.training.model import STFT, MaskNet, log_power
+from hushkit import contract
+from hushkit.training.layers import StreamNet, activate
+from hushkit.training.model import STFT, log_power
 
-TANH_GRID = (1.0 / 128.0, 0)  # (scale, zero point) TFLite fixes for int8 TANH outputs
-SIGMOID_GRID = (1.0 / 256.0, -128)  # and for int8 LOGISTIC outputs
-STATE_GRID = (1.0 / 128.0, 0)  # keras_mirror.STATE_MIN..STATE_MAX
-RANGE_MOMENTUM = 0.99  # running min/max of observed ranges, per training step
+RANGE_MOMENTUM = 0.99  # running min/max of observed ranges, per observation
+ACTIVATION_GRIDS = {"tanh": contract.TANH_GRID, "sigmoid": contract.SIGMOID_GRID}
 
 
 @dataclasses.dataclass
@@ -81,44 +82,46 @@ class RangeQuant(torch.nn.Module):
         return fake_quant(x, (scale, zero_point))
 
 
-class QATMaskNet(torch.nn.Module):
-    """The MaskNet's parameters, run as the int8 one-hop graph computes them."""
+class FakeQuantOps(torch.nn.Module):
+    """The `hushkit.training.layers.Ops` backend of quantization-aware training."""
 
-    def __init__(self, model: MaskNet):
+    fold_normalization = True
+
+    def __init__(self) -> None:
         super().__init__()
-        self.model = model
-        names = ("features", "fc_in", "r", "z", "hn", "n", "fc_out")
-        self.ranges = torch.nn.ModuleDict({k: RangeQuant() for k in names})
+        self.ranges = torch.nn.ModuleDict()
 
-    def _gates(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """(fake-quantized weight, bias) of the six GRU Dense layers: xr xz xn hr hz hn."""
-        g = self.model.gru
-        w = [*g.weight_ih_l0.chunk(3), *g.weight_hh_l0.chunk(3)]
-        b = [*g.bias_ih_l0.chunk(3), *g.bias_hh_l0.chunk(3)]
-        return [(fake_quant_weight(wi), bi) for wi, bi in zip(w, b, strict=True)]
+    def _range(self, name: str, x: torch.Tensor) -> torch.Tensor:
+        if name not in self.ranges:
+            self.ranges[name] = RangeQuant().train(self.training)
+        return self.ranges[name](x)
 
-    def forward(self, feats: torch.Tensor) -> torch.Tensor:
-        """(B, T, n_bins) log-power features -> (B, T, n_bins) mask."""
-        m, q = self.model, self.ranges
-        w_in = m.fc_in.weight / m.feat_std  # normalisation folded, as in keras_mirror
-        b_in = m.fc_in.bias - w_in @ m.feat_mean
-        pre = q["fc_in"](q["features"](feats) @ fake_quant_weight(w_in).T + b_in)
-        x = fake_quant(torch.tanh(pre), TANH_GRID)
-        (wxr, bxr), (wxz, bxz), (wxn, bxn), (whr, bhr), (whz, bhz), (whn, bhn) = self._gates()
-        # The input-side Dense layers do not depend on the state: all hops at once.
-        xr, xz, xn = x @ wxr.T + bxr, x @ wxz.T + bxz, x @ wxn.T + bxn
-        h = torch.zeros(feats.shape[0], m.args.hidden, dtype=feats.dtype)
-        states = []
-        for t in range(feats.shape[1]):
-            r = fake_quant(torch.sigmoid(q["r"](xr[:, t] + h @ whr.T + bhr)), SIGMOID_GRID)
-            z = fake_quant(torch.sigmoid(q["z"](xz[:, t] + h @ whz.T + bhz)), SIGMOID_GRID)
-            n_pre = q["n"](xn[:, t] + r * q["hn"](h @ whn.T + bhn))
-            n = fake_quant(torch.tanh(n_pre), TANH_GRID)
-            h = fake_quant(n + z * (h - n), STATE_GRID)
-            states.append(h)
-        y = torch.stack(states, dim=1)
-        logits = q["fc_out"](y @ fake_quant_weight(m.fc_out.weight).T + m.fc_out.bias)
-        return fake_quant(torch.sigmoid(logits), SIGMOID_GRID)
+    def input(self, name, x):
+        return self._range(name, x)
+
+    def dense(self, name, x, weight, bias):
+        return self._range(name, x @ fake_quant_weight(weight).T + bias)
+
+    def add(self, name, a, b):
+        return self._range(name, a + b)
+
+    def sub(self, name, a, b):
+        return self._range(name, a - b)
+
+    def mul(self, name, a, b):
+        return self._range(name, a * b)
+
+    def activation(self, name, kind, x):
+        return fake_quant(activate(kind, x), ACTIVATION_GRIDS[kind])
+
+    def state(self, name, x):
+        return fake_quant(x, contract.STATE_GRID)
+
+    def select(self, name, x, start, size):
+        return x[..., start : start + size]  # exact in int8 (see keras_graph)
+
+    def concat(self, name, xs):
+        return torch.cat(xs, dim=-1)  # inputs and output share the state grid: exact
 
 
 def mixture_batches(data_dir: str, cfg: QATConfig) -> Iterator[tuple[torch.Tensor, ...]]:
@@ -140,23 +143,23 @@ def mixture_batches(data_dir: str, cfg: QATConfig) -> Iterator[tuple[torch.Tenso
 
 
 def finetune(
-    model: MaskNet,
+    model: StreamNet,
     batches: Iterator[tuple[torch.Tensor, torch.Tensor]],
     cfg: QATConfig,
     log_every: int = 50,
-) -> MaskNet:
+) -> StreamNet:
     """Fine-tune `model` in place with fake quantization for cfg.steps; returns it in eval mode."""
     from hushkit.training.losses import spectral_loss
 
     torch.manual_seed(cfg.seed)
-    net = QATMaskNet(model).train()
+    ops = FakeQuantOps().train()
     stft = STFT(model.args.dsp_config)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     losses: list[float] = []
     for step in range(cfg.steps):
         noisy, clean = next(batches)
         noisy_spec, clean_spec = stft(noisy.float()), stft(clean.float())
-        mask = net(log_power(noisy_spec))
+        mask = model.trace_sequence(ops, log_power(noisy_spec))
         loss = spectral_loss(
             mask * noisy_spec, clean_spec, cfg.compress, cfg.complex_weight, cfg.distortion_weight
         )

@@ -8,7 +8,15 @@ import torch
 
 from hushkit.training import checkpoint, dsp
 from hushkit.training.config import TrainConfig
-from hushkit.training.model import STFT, MaskNet, ModelArgs, enhance_waveform, log_power
+from hushkit.training.model import (
+    ARCHITECTURES,
+    STFT,
+    MaskNet,
+    ModelArgs,
+    build_model,
+    enhance_waveform,
+    log_power,
+)
 
 
 @pytest.mark.parametrize("cfg", list(dsp.CONFIGS.values()), ids=list(dsp.CONFIGS))
@@ -39,10 +47,15 @@ def test_unity_mask_is_identity_and_time_aligned():
     assert torch.max(torch.abs(y - x)) < 1e-5
 
 
+@pytest.mark.parametrize("arch", list(ARCHITECTURES))
 @pytest.mark.parametrize("dsp_name", list(dsp.CONFIGS))
-def test_streaming_equals_offline(dsp_name):
+def test_streaming_equals_offline(dsp_name, arch):
+    """Every architecture: the one-hop step over a clip = the whole-clip training graph."""
     torch.manual_seed(1)
-    model = MaskNet(ModelArgs(dsp=dsp_name, hidden=24)).eval()
+    model = build_model({"arch": arch, "dsp": dsp_name, "hidden": 24}).eval()
+    with torch.no_grad():  # a normalisation that is not the identity, as after training
+        model.feat_mean.normal_()
+        model.feat_std.uniform_(0.5, 2.0)
     cfg = model.args.dsp_config
     feats = log_power(STFT(cfg)(torch.randn(2, 40 * cfg.hop)))
     with torch.no_grad():
@@ -100,3 +113,29 @@ def test_config_overrides_and_errors(tmp_path):
         TrainConfig.from_toml(None, ["hiden=3"])
     with pytest.raises(ValueError, match="needs a int"):
         TrainConfig.from_toml(None, ["epochs=many"])
+
+
+@pytest.mark.parametrize("arch", list(ARCHITECTURES))
+def test_every_architecture_round_trips_through_a_checkpoint(tmp_path, arch):
+    torch.manual_seed(3)
+    model = build_model({"arch": arch, "hidden": 8})
+    path = tmp_path / "m.pt"
+    checkpoint.save(path, model)
+    again = checkpoint.load_model(path)
+    assert type(again) is type(model) and again.args == model.args
+    x = torch.randn(1, 5, model.args.dsp_config.n_bins)
+    with torch.no_grad():
+        assert torch.equal(again(x)[0], model(x)[0])
+
+
+def test_masknet_checkpoints_stay_compatible():
+    """MaskNet's state_dict keys and ModelArgs are what every released checkpoint holds."""
+    model = MaskNet(ModelArgs(hidden=48))
+    assert list(model.state_dict()) == [
+        "feat_mean", "feat_std", "fc_in.weight", "fc_in.bias",
+        "gru.weight_ih_l0", "gru.weight_hh_l0", "gru.bias_ih_l0", "gru.bias_hh_l0",
+        "fc_out.weight", "fc_out.bias",
+    ]
+    assert build_model({"dsp": "default", "hidden": 48}).args == ModelArgs(hidden=48)
+    with pytest.raises(ValueError, match="unknown architecture"):
+        build_model({"arch": "nope"})

@@ -21,12 +21,12 @@ from typing import Any
 import torch
 
 from hushkit.errors import InputError
-from hushkit.training.model import MaskNet, ModelArgs
+from hushkit.training.model import StreamNet, build_model
 
 CHECKPOINT_FORMAT = 1
 
 
-def save(path: str | Path, model: MaskNet, **extra: Any) -> None:
+def save(path: str | Path, model: StreamNet, **extra: Any) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
@@ -95,18 +95,20 @@ def _check_weights(path: Path, state_dict: dict) -> None:
             )
 
 
-def load_model(path: str | Path) -> MaskNet:
+def load_model(path: str | Path) -> StreamNet:
     """Rebuild the network stored in a checkpoint, in eval mode."""
     path = Path(path)
     payload = load(path)
+    model = None
     try:
-        model = MaskNet(ModelArgs(**payload["model_args"]))
+        model = build_model(payload["model_args"])
         _check_weights(path, payload["state_dict"])
         model.load_state_dict(payload["state_dict"])
     except CheckpointError:
         raise
     except (TypeError, KeyError, RuntimeError, ValueError) as exc:
         detail = str(exc).splitlines()[0]
-        raise CheckpointError(f"{path}: the stored network does not fit MaskNet ({detail})") \
+        what = type(model).__name__ if model is not None else "a known architecture"
+        raise CheckpointError(f"{path}: the stored network does not fit {what} ({detail})") \
             from None
     return model.eval()

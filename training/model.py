@@ -7,13 +7,13 @@ carries a GRU state, and returns a ratio mask in [0, 1] per bin:
     h   = GRU(x, h)                                          hidden -> hidden (PyTorch gates)
     m   = sigmoid(W_out · h + b_out)                         hidden -> n_bins
 
-Everything is causal and per-hop: the same computation runs over a whole clip (`forward`,
-fast for training) or one hop at a time with the state passed explicitly (`step`, what the
-int8 model and the firmware do). Every op maps onto int8 TFLite Micro kernels
-(FULLY_CONNECTED, TANH, LOGISTIC, ADD, SUB, MUL).
+The networks are stacks of the layers in `hushkit.training.layers`, and this is their only
+definition: the whole-clip training graph (`forward`), the one-hop step with explicit state
+(`step`), quantization-aware training and the int8 TFLite graph all come from the layers.
+Everything is causal and per-hop; every op maps onto the firmware's int8 kernels.
 
 The feature normalisation (`feat_mean`, `feat_std`) is measured on training data before the
-first step and folded into W_in at export, so the deployed model has no extra op for it.
+first step and folded into the first layer at export, so the deployed model has no op for it.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from hushkit.training import dsp
+from hushkit.training.layers import GRU, Conv, Dense, StreamNet
 
 
 @dataclasses.dataclass
@@ -79,72 +80,72 @@ def log_power(spec: torch.Tensor) -> torch.Tensor:
     return torch.log(spec.real.square() + spec.imag.square() + dsp.LOG_POWER_EPS)
 
 
-class MaskNet(nn.Module):
+class MaskNet(StreamNet):
+    """The shipped network: Dense+tanh -> GRU -> Dense+sigmoid (module docstring)."""
+
+    arch = "masknet"
+
     def __init__(self, args: ModelArgs):
-        super().__init__()
-        self.args = args
         cfg = args.dsp_config
         n_bins, hidden = cfg.n_bins, args.hidden
-        self.register_buffer("feat_mean", torch.zeros(n_bins))
-        self.register_buffer("feat_std", torch.ones(n_bins))
-        self.fc_in = nn.Linear(n_bins, hidden)
-        self.gru = nn.GRU(hidden, hidden, batch_first=True)
-        self.fc_out = nn.Linear(hidden, n_bins)
+        super().__init__(args, n_bins)
+        self.fc_in = Dense(n_bins, hidden, "tanh")
+        self.gru = GRU(hidden, hidden)
+        self.fc_out = Dense(hidden, n_bins, "sigmoid")
+
+
+@dataclasses.dataclass
+class ConvGRUArgs:
+    """A structurally different small network: a strided convolution across frequency, a
+    grouped convolution, two stacked GRUs, a Dense mask. Nothing outside its module
+    definition knows it: stepping, QAT and the int8 graph come from its layers."""
+
+    arch: str = "convgru"
+    dsp: str = "default"
+    channels: int = 4  # per convolution; the grouped one splits them in two groups
+    hidden: int = 32  # each GRU
 
     @property
-    def state_size(self) -> int:
-        return self.args.hidden
-
-    def initial_state(self, batch: int = 1) -> torch.Tensor:
-        return torch.zeros(batch, self.args.hidden)
-
-    def forward(
-        self, feats: torch.Tensor, state: torch.Tensor | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(B, T, n_bins) features -> (B, T, n_bins) mask, (B, hidden) final state."""
-        x = torch.tanh(self.fc_in((feats - self.feat_mean) / self.feat_std))
-        h0 = None if state is None else state.unsqueeze(0).contiguous()
-        y, h = self.gru(x, h0)
-        return torch.sigmoid(self.fc_out(y)), h.squeeze(0)
-
-    def step(self, feat: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """One hop with the GRU cell written out, as the int8 graph computes it.
-
-        (B, n_bins), (B, hidden) -> (B, n_bins) mask, (B, hidden) new state.
-        """
-        x = torch.tanh(self.fc_in((feat - self.feat_mean) / self.feat_std))
-        w_ir, w_iz, w_in = self.gru.weight_ih_l0.chunk(3)
-        w_hr, w_hz, w_hn = self.gru.weight_hh_l0.chunk(3)
-        b_ir, b_iz, b_in = self.gru.bias_ih_l0.chunk(3)
-        b_hr, b_hz, b_hn = self.gru.bias_hh_l0.chunk(3)
-        r = torch.sigmoid(x @ w_ir.T + b_ir + state @ w_hr.T + b_hr)
-        z = torch.sigmoid(x @ w_iz.T + b_iz + state @ w_hz.T + b_hz)
-        n = torch.tanh(x @ w_in.T + b_in + r * (state @ w_hn.T + b_hn))
-        h = n + z * (state - n)  # = (1 - z) * n + z * state
-        return torch.sigmoid(self.fc_out(h)), h
-
-    def num_parameters(self) -> int:
-        return sum(p.numel() for p in self.parameters())
-
-    def macs_per_hop(self) -> int:
-        """Multiply-accumulates of one hop (weights only; elementwise ops are not MACs)."""
-        n_bins, hidden = self.args.dsp_config.n_bins, self.args.hidden
-        return n_bins * hidden + 6 * hidden * hidden + hidden * n_bins
-
-    def budget(self) -> dict:
-        cfg = self.args.dsp_config
-        macs = self.macs_per_hop()
-        return {
-            "dsp": cfg.name,
-            "parameters": self.num_parameters(),
-            "macs_per_hop": macs,
-            "macs_per_second": macs * cfg.hops_per_second,
-            "latency_ms": cfg.latency_ms,
-            "hop_ms": cfg.hop_ms,
-        }
+    def dsp_config(self) -> dsp.DSPConfig:
+        return dsp.get(self.dsp)
 
 
-def enhance_waveform(model: MaskNet, wav: torch.Tensor) -> torch.Tensor:
+class ConvGRUNet(StreamNet):
+    arch = "convgru"
+
+    def __init__(self, args: ConvGRUArgs):
+        n_bins, c, hidden = args.dsp_config.n_bins, args.channels, args.hidden
+        super().__init__(args, n_bins)
+        self.conv_in = Conv(1, n_bins, c, kernel_size=5, stride=4, padding=2, activation="tanh")
+        self.conv_group = Conv(
+            c, self.conv_in.out_length, c, 3, stride=2, padding=1, groups=2, activation="tanh"
+        )
+        self.gru1 = GRU(self.conv_group.out_features, hidden)
+        self.gru2 = GRU(hidden, hidden)
+        self.fc_out = Dense(hidden, n_bins, "sigmoid")
+
+
+# arch name -> (argument dataclass, network); a checkpoint's model_args name one ("masknet"
+# when they carry no `arch`, as every MaskNet checkpoint does).
+ARCHITECTURES: dict[str, tuple[type, type[StreamNet]]] = {
+    "masknet": (ModelArgs, MaskNet),
+    "convgru": (ConvGRUArgs, ConvGRUNet),
+}
+
+
+def build_model(model_args: dict) -> StreamNet:
+    """The network a checkpoint's `model_args` describe."""
+    args = dict(model_args)
+    arch = args.get("arch", "masknet")
+    if arch not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture {arch!r}; known: {', '.join(ARCHITECTURES)}")
+    args_cls, net_cls = ARCHITECTURES[arch]
+    if "arch" not in {f.name for f in dataclasses.fields(args_cls)}:
+        args.pop("arch", None)
+    return net_cls(args_cls(**args))
+
+
+def enhance_waveform(model: StreamNet, wav: torch.Tensor) -> torch.Tensor:
     """Float model over whole clips: (B, L) -> (B, L), time-aligned with the input."""
     cfg = model.args.dsp_config
     stft = STFT(cfg).to(wav.device)

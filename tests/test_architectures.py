@@ -1,0 +1,148 @@
+"""A second, structurally different network goes the whole way with no code of its own.
+
+`ConvGRUNet` (a strided convolution across frequency, a grouped convolution, two stacked
+GRUs sharing one state vector, a Dense mask) is trained for a few steps, fine-tuned with
+fake quantization, converted to int8, exported, built for the emulated Cortex-M4 and streamed:
+host C engine == TFLite Micro == emulated M4, bit for bit. Nothing outside its module
+definition in training/model.py knows the architecture.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("tensorflow")
+pytest.importorskip("tflite_micro")
+
+from hushkit.quantize import convert, export, opset, qat  # noqa: E402
+from hushkit.training import checkpoint, dsp  # noqa: E402
+from hushkit.training.model import STFT, ConvGRUArgs, ConvGRUNet, log_power  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+HOPS = 200
+SEGMENT = 4000  # samples per training mixture: 31 hops
+
+
+def _mixtures(rng: np.random.Generator, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(noisy, clean): a few harmonic tones in white noise at random levels."""
+    t = np.arange(SEGMENT) / dsp.SAMPLE_RATE
+    clean = np.stack([
+        sum(np.sin(2 * np.pi * f0 * k * t) / k for k in range(1, 4)) * rng.uniform(0.05, 0.3)
+        for f0 in rng.uniform(100, 400, batch)
+    ])
+    noisy = clean + rng.standard_normal(clean.shape) * rng.uniform(0.01, 0.2, (batch, 1))
+    return torch.from_numpy(noisy.astype(np.float32)), torch.from_numpy(clean.astype(np.float32))
+
+
+def _batches(seed: int, batch: int):
+    rng = np.random.default_rng(seed)
+    while True:
+        yield _mixtures(rng, batch)
+
+
+def _train(model: ConvGRUNet, steps: int) -> ConvGRUNet:
+    from hushkit.training.losses import spectral_loss
+
+    stft = STFT(model.args.dsp_config)
+    batches = _batches(0, 4)
+    with torch.no_grad():
+        feats = log_power(stft(next(batches)[0])).reshape(-1, model.args.dsp_config.n_bins)
+        model.feat_mean.copy_(feats.mean(0))
+        model.feat_std.copy_(feats.std(0) + 1e-3)
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    for _ in range(steps):
+        noisy, clean = next(batches)
+        spec_n, spec_c = stft(noisy), stft(clean)
+        mask, _ = model(log_power(spec_n))
+        loss = spectral_loss(mask * spec_n, spec_c, 0.3, 0.3, 1.0)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def convgru_model(tmp_path_factory) -> tuple[bytes, Path]:
+    """(int8 model bytes, export directory) of a briefly trained, QAT-tuned ConvGRUNet."""
+    import soundfile as sf
+
+    root = tmp_path_factory.mktemp("convgru")
+    torch.manual_seed(0)
+    model = _train(ConvGRUNet(ConvGRUArgs(channels=4, hidden=16)), steps=20)
+    model = qat.finetune(model, _batches(1, 2), qat.QATConfig(steps=3, batch_size=2),
+                         log_every=0)
+    ckpt = root / "convgru.pt"
+    checkpoint.save(ckpt, model)
+    calib = root / "calib"
+    calib.mkdir()
+    noisy, _ = _mixtures(np.random.default_rng(2), 4)
+    for i, clip in enumerate(noisy.numpy()):
+        sf.write(calib / f"c{i}.wav", clip, dsp.SAMPLE_RATE)
+    tflite = root / "model.tflite"
+    tflite.write_bytes(convert.quantize_checkpoint(ckpt, calib, n_hops=80).tflite)
+    export.export(tflite, root / "export")
+    return tflite.read_bytes(), root / "export"
+
+
+def _speech_like_pcm(hops: int) -> np.ndarray:
+    from hushkit.ops import to_int16
+
+    rng = np.random.default_rng(5)
+    parts = [_mixtures(rng, 1)[0].numpy()[0] for _ in range(-(-hops * 128 // SEGMENT))]
+    return to_int16(np.concatenate(parts)[: hops * 128])
+
+
+def _tflm_mismatches(model: bytes, taps: dict[str, np.ndarray]) -> int:
+    from hushkit.quantize.host_int8 import Int8Model
+
+    ref = Int8Model(model, runtime="tflm")
+    bad = 0
+    for f, s_in, mask, s_out in zip(taps["features"], taps["state_in"], taps["mask"],
+                                    taps["state_out"], strict=True):
+        ref_mask, ref_state = ref.invoke(f, s_in)
+        bad += not (np.array_equal(ref_mask.reshape(-1), mask)
+                    and np.array_equal(ref_state.reshape(-1), s_out))
+    return bad
+
+
+@pytest.mark.slow
+def test_convgru_int8_runs_on_the_host_engine_like_tflite_micro(convgru_model):
+    from hushkit.corelib import Pipeline
+    from hushkit.quantize import tflite_model
+
+    model, _ = convgru_model
+    info = tflite_model.describe(model)
+    opset.check_ops(info.ops)
+    assert {"FULLY_CONNECTED", "CONCATENATION"} <= set(info.ops)
+    assert info.io_tensor("state_in").shape == (1, 32)  # both GRUs' states, one vector
+    _out, taps = Pipeline(model, n_fft=256).process_with_taps(_speech_like_pcm(HOPS))
+    assert len(taps["mask"]) == HOPS and _tflm_mismatches(model, taps) == 0
+    assert np.array_equal(taps["state_in"][1:], taps["state_out"][:-1])
+    assert np.any(taps["state_out"][:, :16] != 0) and np.any(taps["state_out"][:, 16:] != 0)
+
+
+@pytest.mark.slow
+@pytest.mark.qemu
+def test_convgru_streams_bit_exact_on_the_emulated_m4(convgru_model):
+    from hushkit import firmware_build
+    from hushkit.emulator import QEMU
+    from hushkit.firmware_loop import compare_with_host
+    from hushkit.ops import connect
+
+    if shutil.which(firmware_build.TOOLCHAIN_CC) is None or shutil.which(QEMU) is None:
+        pytest.skip("ARM toolchain or QEMU not installed")
+    model, export_dir = convgru_model
+    elf = firmware_build.build("qemu-m4", model_dir=export_dir,
+                               build_root=REPO / "build" / "test-firmware-convgru").elf
+    pcm = _speech_like_pcm(HOPS)
+    with connect(None, emulate="qemu-m4", elf=elf, timeout=30.0) as client:
+        result = compare_with_host(client, model, pcm)
+        client.reset()
+        device = client.process(pcm[: 40 * 128], taps=True)
+    assert result.hops == HOPS and result.bit_exact, result.mismatched_values
+    assert _tflm_mismatches(model, device.taps) == 0
