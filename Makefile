@@ -15,13 +15,14 @@ SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 DEMO_ARGS ?=
 
-.PHONY: setup demo test test-quick lint host-core clean help fuzz
+.PHONY: setup demo test test-quick lint imports host-core clean help fuzz
 help:
 	@echo "make demo        run the whole pipeline and write demo_out/report.md"
 	@echo "make test        run every test (what CI runs)"
 	@echo "make test-quick  leave out the slow end-to-end tests"
 	@echo "make lint        ruff"
 	@echo "make fuzz        libFuzzer on the firmware core (FUZZ_SECONDS per target)"
+	@echo "make imports     import-linter: layers point one way"
 
 setup: $(STAMPS)/apt $(STAMPS)/venv $(STAMPS)/third_party
 
@@ -53,7 +54,7 @@ host-core: setup
 demo: setup host-core
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) -m hushkit.demo $(DEMO_ARGS)
 
-test: setup host-core
+test: setup host-core imports
 	$(VENV)/bin/ruff check host_tools training quantize tests
 	$(MAKE) -C firmware/host -s check
 	$(MAKE) -C tests/fuzz -s smoke
@@ -73,6 +74,16 @@ test-quick: setup host-core
 
 lint: setup
 	$(VENV)/bin/ruff check host_tools training quantize tests
+
+# import-linter contracts (pyproject.toml). It reads `hushkit` from a link tree shaped like the
+# installed package (host_tools/ at its root, training/ and quantize/ inside), rebuilt each run.
+IMPORT_TREE := build/import-tree
+imports: setup
+	@rm -rf $(IMPORT_TREE) && mkdir -p $(IMPORT_TREE)/hushkit
+	@cp -rs $(CURDIR)/host_tools/. $(IMPORT_TREE)/hushkit/
+	@cp -rs $(CURDIR)/training $(IMPORT_TREE)/hushkit/training
+	@cp -rs $(CURDIR)/quantize $(IMPORT_TREE)/hushkit/quantize
+	PYTHONPATH=$(IMPORT_TREE) $(VENV)/bin/lint-imports
 
 clean:
 	rm -rf build demo_out

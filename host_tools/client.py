@@ -14,6 +14,7 @@ import time
 
 import numpy as np
 
+from hushkit import contract
 from hushkit import protocol as p
 from hushkit.errors import HushkitError
 from hushkit.transport import Link
@@ -133,7 +134,7 @@ class ProcessResult:
     taps: dict[str, np.ndarray] | None = None
 
 
-TAP_NAMES = ("features", "state_in", "mask", "state_out")
+TAP_NAMES = contract.TAP_ORDER
 
 
 class DeviceClient:

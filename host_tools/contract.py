@@ -11,7 +11,8 @@ tools all read it.
 
 from __future__ import annotations
 
-# I/O tensor names, in the order the firmware's taps report them.
+# I/O tensor names (the firmware finds each tensor whose name contains one), in the order the
+# firmware's taps report them.
 FEATURES = "features"
 STATE_IN = "state_in"
 MASK = "mask"
@@ -20,8 +21,16 @@ INPUTS = (FEATURES, STATE_IN)
 OUTPUTS = (MASK, STATE_OUT)
 IO_NAMES = (FEATURES, STATE_IN, MASK, STATE_OUT)
 
+TAP_ORDER = IO_NAMES
+
 INT8_MIN = -128
 INT8_MAX = 127
+
+# The features: ln(re^2 + im^2 + LOG_POWER_EPS) of each rfft bin of the windowed frame
+# (n_fft / 2 + 1 bins, PCM scaled to [-1, 1)), quantized with the `features` tensor's grid:
+# clamp(rint(x / scale) + zero_point, INT8_MIN, INT8_MAX). LOG_POWER_EPS is -100 dB re full
+# scale, far below the 16-bit quantization floor, so silence maps to a finite feature.
+LOG_POWER_EPS = 1e-10
 
 # (scale, zero point) of the int8 grids TFLite fixes for activation outputs.
 TANH_GRID = (1.0 / 128.0, 0)

@@ -13,6 +13,8 @@ import functools
 import os
 from pathlib import Path
 
+from hushkit import contract
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_LIBRARY = REPO_ROOT / "build" / "host" / "libhushcore.so"
 
@@ -329,7 +331,7 @@ class Pipeline:
     # host memory is cheap, so leave plenty of room for larger experiments.
     DEFAULT_ARENA_BYTES = 256 * 1024
 
-    TAP_NAMES = ("features", "state_in", "mask", "state_out")
+    TAP_NAMES = contract.TAP_ORDER
 
     def __init__(
         self,

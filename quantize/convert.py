@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from hushkit import contract
 from hushkit.quantize import opset, tflite_model
 
 if TYPE_CHECKING:  # qat.py imports torch: keep `hushkit --help` fast
@@ -33,7 +34,7 @@ if TYPE_CHECKING:  # qat.py imports torch: keep `hushkit --help` fast
 
 METADATA_NAME = "hushkit"
 GENERATOR = "hushkit quantize"
-IO_NAMES = ("features", "state_in", "mask", "state_out")
+IO_NAMES = contract.IO_NAMES
 
 
 class QuantizationError(ValueError):
@@ -55,12 +56,12 @@ def _frozen_step_function(graph, n_inputs: int, state_size: int):
 
     @tf.function(
         input_signature=[
-            tf.TensorSpec([1, n_inputs], tf.float32, name="features"),
-            tf.TensorSpec([1, state_size], tf.float32, name="state_in"),
+            tf.TensorSpec([1, n_inputs], tf.float32, name=contract.FEATURES),
+            tf.TensorSpec([1, state_size], tf.float32, name=contract.STATE_IN),
         ]
     )
     def step(features, state_in):
-        return graph({"features": features, "state_in": state_in})
+        return graph({contract.FEATURES: features, contract.STATE_IN: state_in})
 
     # Weights become constants: the calibrator cannot read resource variables.
     return convert_variables_to_constants_v2(step.get_concrete_function())
@@ -112,9 +113,11 @@ def _io_indices(info: tflite_model.ModelInfo) -> dict[str, int]:
     if len(mask) != 1 or len(state) != 1:
         raise QuantizationError("cannot tell the mask output from the state output")
     features, state_in = info.inputs
-    if "features" not in info.tensors[features].name or "state" not in info.tensors[state_in].name:
+    if (contract.FEATURES not in info.tensors[features].name
+            or contract.STATE_IN not in info.tensors[state_in].name):
         raise QuantizationError("converter reordered the inputs")
-    return {"features": features, "state_in": state_in, "mask": mask[0], "state_out": state[0]}
+    return {contract.FEATURES: features, contract.STATE_IN: state_in, contract.MASK: mask[0],
+            contract.STATE_OUT: state[0]}
 
 
 def finalize(raw: bytes, metadata: dict) -> bytes:
@@ -123,15 +126,15 @@ def finalize(raw: bytes, metadata: dict) -> bytes:
     opset.check_ops(info.ops, "converted model")
     check_types(info)
     io = _io_indices(info)
-    state_out = info.tensors[io["state_out"]]
+    state_out = info.tensors[io[contract.STATE_OUT]]
     data = tflite_model.rewrite(
         raw,
         io_names={index: name for name, index in io.items()},
         metadata={METADATA_NAME: json.dumps(metadata, sort_keys=True).encode()},
-        input_grids={io["state_in"]: (state_out.scale, state_out.zero_point)},
+        input_grids={io[contract.STATE_IN]: (state_out.scale, state_out.zero_point)},
     )
     final = tflite_model.describe(data)
-    a, b = final.io_tensor("state_in"), final.io_tensor("state_out")
+    a, b = final.io_tensor(contract.STATE_IN), final.io_tensor(contract.STATE_OUT)
     if (a.scale, a.zero_point) != (b.scale, b.zero_point):
         raise QuantizationError("state_in and state_out ended up on different int8 grids")
     return data

@@ -24,6 +24,7 @@ import os
 import sys
 from pathlib import Path
 
+from hushkit import contract
 from hushkit.quantize import opset, tflite_model
 from hushkit.training import dsp
 
@@ -49,7 +50,7 @@ ACTIVATION_TABLE_BYTES = 256  # LOGISTIC/TANH lookup table, one int8 output per 
 TABLE_OPS = ("LOGISTIC", "TANH")
 # DSP framings the firmware's pipeline is built for (CMSIS rfft size-specific inits).
 FIRMWARE_DSP = ("default", "lowlatency")
-IO_NAMES = ("features", "state_in", "mask", "state_out")
+IO_NAMES = contract.IO_NAMES
 
 
 class ExportError(ValueError):
@@ -242,7 +243,6 @@ def config_h(model: Checked, source_name: str) -> str:
         f"#define HUSH_HOP {cfg.hop} /* {cfg.hop_ms:g} ms: one model invocation per hop */",
         f"#define HUSH_N_BINS {cfg.n_bins}",
         f"#define HUSH_OUTPUT_DELAY {cfg.output_delay} /* samples the output lags the input */",
-        f"#define HUSH_LOG_POWER_EPS {dsp.LOG_POWER_EPS:g}f /* added to |X|^2 before ln */",
         f"#define HUSH_STATE_SIZE {io['state_in'].shape[-1]}",
         "",
         f'#define HUSH_MODEL_SHA256 "{model.sha256}"',

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hushkit import contract
 from hushkit.quantize import tflite_model
 from hushkit.training import dsp
 
@@ -34,7 +35,7 @@ class QuantParams:
     def quantize(self, x: np.ndarray) -> np.ndarray:
         """float32 division, round half to even, clamp: the contract's step 4."""
         q = np.rint(np.asarray(x, np.float32) / np.float32(self.scale)) + self.zero_point
-        return np.clip(q, -128, 127).astype(np.int8)
+        return np.clip(q, contract.INT8_MIN, contract.INT8_MAX).astype(np.int8)
 
     def dequantize(self, q: np.ndarray) -> np.ndarray:
         return (q.astype(np.float32) - np.float32(self.zero_point)) * np.float32(self.scale)
@@ -54,7 +55,7 @@ class Int8Model:
         self.metadata = json.loads(meta)
         self.dsp = dsp.get(self.metadata["dsp"])
         self.params = {}
-        for word in ("features", "state_in", "mask", "state_out"):
+        for word in contract.IO_NAMES:
             t = self.info.io_tensor(word)
             if t.dtype != "INT8":
                 raise ValueError(f"{word} is {t.dtype}, expected INT8")
@@ -63,10 +64,10 @@ class Int8Model:
         # address them).
         self._in = {
             w: self.info.inputs.index(self.info.io_tensor(w).index)
-            for w in ("features", "state_in")
+            for w in contract.INPUTS
         }
         self._out = {
-            w: self.info.outputs.index(self.info.io_tensor(w).index) for w in ("mask", "state_out")
+            w: self.info.outputs.index(self.info.io_tensor(w).index) for w in contract.OUTPUTS
         }
         self.state_size = self.info.io_tensor("state_in").shape[-1]
         self.runtime = runtime
@@ -121,7 +122,7 @@ def log_power_features(frame_spectrum: np.ndarray) -> np.ndarray:
     """ln(re^2 + im^2 + 1e-10) in float32 (contract steps 2-3)."""
     re = frame_spectrum.real.astype(np.float32)
     im = frame_spectrum.imag.astype(np.float32)
-    return np.log(re * re + im * im + np.float32(dsp.LOG_POWER_EPS)).astype(np.float32)
+    return np.log(re * re + im * im + np.float32(contract.LOG_POWER_EPS)).astype(np.float32)
 
 
 def stream(

@@ -17,11 +17,9 @@ import math
 
 import numpy as np
 
-SAMPLE_RATE = 16000
+from hushkit.contract import LOG_POWER_EPS  # noqa: F401  (the feature's epsilon, re-exported)
 
-# Added to the power spectrum before the log: -100 dB re full scale, far below the 16-bit
-# quantization floor, so silence maps to a finite feature.
-LOG_POWER_EPS = 1e-10
+SAMPLE_RATE = 16000
 
 
 @dataclasses.dataclass(frozen=True)

@@ -8,17 +8,12 @@
 #include <arm_acle.h>
 #endif
 
+#include "hush_contract.h"
 #include "hush_dspmath.h"
 #include "hush_engine.h"
 #include "hush_safety.h"
 #include "hush_stft.h"
-
-/* Added to the power spectrum before the log (hushkit.training.dsp.LOG_POWER_EPS): -100 dB
- * re full scale, so silence gives a finite feature. */
-#define HUSH_PIPELINE_LOG_POWER_EPS 1e-10f
-
-/* TFLite TensorType value of int8. */
-#define HUSH_PIPELINE_TFLITE_INT8 9
+#include "hush_tflite.h"
 
 /* ln(10) / 20: a level in dB to a natural-log gain. */
 #define HUSH_PIPELINE_DB_TO_LN 0.115129255f
@@ -69,7 +64,7 @@ size_t hush_pipeline_get_size(void)
 static int8_t quantize(float x, const hush_qtensor *t)
 {
     const int32_t zp = t->zero_point;
-    return (int8_t)(hush_round_clamp(x / t->scale, -128 - zp, 127 - zp) + zp);
+    return (int8_t)(hush_round_clamp(x / t->scale, HUSH_INT8_MIN - zp, HUSH_INT8_MAX - zp) + zp);
 }
 
 static int bind_tensor(hush_engine *e, int is_output, const char *name, int32_t n_elements,
@@ -85,7 +80,7 @@ static int bind_tensor(hush_engine *e, int is_output, const char *name, int32_t 
     if (t->data == NULL) {
         return HUSH_PIPELINE_E_TENSOR;
     }
-    if (info.type != HUSH_PIPELINE_TFLITE_INT8) {
+    if (info.type != HUSH_TFLITE_INT8) {
         return HUSH_PIPELINE_E_TYPE;
     }
     if (info.num_elements != n_elements || !(info.scale > 0.0f)) {
@@ -142,22 +137,22 @@ int hush_pipeline_init(hush_pipeline *p, int n_fft, const uint8_t *model, size_t
     if (status != HUSH_ENGINE_OK) {
         return -(int)status;
     }
-    p->state_size = state_size_of(p->engine, 0, "state_in");
-    if (p->state_size < 0 || state_size_of(p->engine, 1, "state_out") < 0) {
+    p->state_size = state_size_of(p->engine, 0, HUSH_TENSOR_STATE_IN);
+    if (p->state_size < 0 || state_size_of(p->engine, 1, HUSH_TENSOR_STATE_OUT) < 0) {
         return HUSH_PIPELINE_E_TENSOR;
     }
     if (p->state_size > HUSH_PIPELINE_MAX_STATE) {
         return HUSH_PIPELINE_E_SHAPE;
     }
-    int err = bind_tensor(p->engine, 0, "features", p->n_bins, &p->features);
+    int err = bind_tensor(p->engine, 0, HUSH_TENSOR_FEATURES, p->n_bins, &p->features);
     if (err == HUSH_PIPELINE_OK) {
-        err = bind_tensor(p->engine, 0, "state_in", p->state_size, &p->state_in);
+        err = bind_tensor(p->engine, 0, HUSH_TENSOR_STATE_IN, p->state_size, &p->state_in);
     }
     if (err == HUSH_PIPELINE_OK) {
-        err = bind_tensor(p->engine, 1, "mask", p->n_bins, &p->mask);
+        err = bind_tensor(p->engine, 1, HUSH_TENSOR_MASK, p->n_bins, &p->mask);
     }
     if (err == HUSH_PIPELINE_OK) {
-        err = bind_tensor(p->engine, 1, "state_out", p->state_size, &p->state_out);
+        err = bind_tensor(p->engine, 1, HUSH_TENSOR_STATE_OUT, p->state_size, &p->state_out);
     }
     if (err != HUSH_PIPELINE_OK) {
         return err;
@@ -249,7 +244,7 @@ static int8_t quantize_bounded(float v, int32_t bias)
 #if defined(__ARM_FEATURE_SAT) && __ARM_FEATURE_SAT
     return (int8_t)__ssat(q, 8);
 #else
-    return (int8_t)(q < -128 ? -128 : (q > 127 ? 127 : q));
+    return (int8_t)(q < HUSH_INT8_MIN ? HUSH_INT8_MIN : (q > HUSH_INT8_MAX ? HUSH_INT8_MAX : q));
 #endif
 }
 
@@ -257,7 +252,7 @@ static int8_t quantize_bounded(float v, int32_t bias)
  * hush_stft_power; power >= 0, so the log's argument is at least 1e-10: a normal float). */
 static int8_t fast_feature(float power, float scale, int32_t bias)
 {
-    return quantize_bounded(hush_log_feature(power + HUSH_PIPELINE_LOG_POWER_EPS) / scale, bias);
+    return quantize_bounded(hush_log_feature(power + HUSH_LOG_POWER_EPS) / scale, bias);
 }
 
 /* Quantized log-power features of the spectrum in p->spec into p->tap_features. */
@@ -267,7 +262,7 @@ static void compute_features(hush_pipeline *p)
     if (!(scale >= HUSH_PIPELINE_MIN_FAST_SCALE)) {
         hush_stft_power(&p->stft, p->spec, p->bins);
         for (int k = 0; k < p->n_bins; k++) {
-            const float feature = hush_log_feature(p->bins[k] + HUSH_PIPELINE_LOG_POWER_EPS);
+            const float feature = hush_log_feature(p->bins[k] + HUSH_LOG_POWER_EPS);
             p->tap_features[k] = quantize(feature, &p->features);
         }
         return;
