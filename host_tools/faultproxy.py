@@ -6,7 +6,8 @@
 
 Every byte that passes (both directions) is, with probability `rate`, dropped, bit-flipped,
 duplicated, preceded by a random byte, or delayed; which fault, where and which bit come from
-a seeded generator per direction, so a run repeats exactly for a given byte stream. It is the
+seeded generators per direction (one decides which bytes are hit, one what happens to them),
+so the same byte stream gets the same faults however TCP splits it into packets. It is the
 noisy USB cable of a bench, made reproducible: the protocol must never accept a corrupted
 frame, and a run must end bit-identical to the fault-free one or fail with a clear error.
 
@@ -42,6 +43,13 @@ def _parse_socket_url(url: str) -> tuple[str, int]:
     if not port.isdigit():
         raise UsageError(f"{url}: give socket://HOST:PORT")
     return host or "127.0.0.1", int(port)
+
+
+def fault_generators(seed: int, connection: int,
+                     direction: str) -> tuple[np.random.Generator, np.random.Generator]:
+    """(which bytes are hit, what happens to them) for one direction of one connection."""
+    key = [seed, connection, direction == "to_host"]
+    return np.random.default_rng([*key, 0]), np.random.default_rng([*key, 1])
 
 
 class FaultProxy:
@@ -114,7 +122,7 @@ class FaultProxy:
                 self._sockets.append(s)
             for direction, src, dst in (("to_device", client, upstream),
                                         ("to_host", upstream, client)):
-                rng = np.random.default_rng([self.seed, generation, direction == "to_host"])
+                rng = fault_generators(self.seed, generation, direction)
                 t = threading.Thread(target=self._pump, args=(direction, src, dst, rng),
                                      daemon=True)
                 t.start()
@@ -122,7 +130,7 @@ class FaultProxy:
             generation += 1
 
     def _pump(self, direction: str, src: socket.socket, dst: socket.socket,
-              rng: np.random.Generator) -> None:
+              rng: tuple[np.random.Generator, np.random.Generator]) -> None:
         try:
             while True:
                 data = src.recv(RECV_BYTES)
@@ -142,10 +150,11 @@ class FaultProxy:
                 except OSError:
                     pass
 
-    def mangle(self, data: bytes, rng: np.random.Generator,
+    def mangle(self, data: bytes, rng: tuple[np.random.Generator, np.random.Generator],
                direction: str) -> list[tuple[bytes, float]]:
         """`data` with faults, as (bytes to send, pause before them) pieces."""
-        hits = np.flatnonzero(rng.random(len(data)) < self.rate)
+        where, what = rng
+        hits = np.flatnonzero(where.random(len(data)) < self.rate)
         with self._lock:
             self.bytes[direction] += len(data)
         if hits.size == 0:
@@ -156,13 +165,13 @@ class FaultProxy:
         for i in hits:
             out += data[start:i]
             byte = data[i]
-            kind = self.kinds[int(rng.integers(len(self.kinds)))]
+            kind = self.kinds[int(what.integers(len(self.kinds)))]
             if kind == "flip":
-                out.append(byte ^ (1 << int(rng.integers(8))))
+                out.append(byte ^ (1 << int(what.integers(8))))
             elif kind == "duplicate":
                 out += bytes([byte, byte])
             elif kind == "insert":
-                out += bytes([int(rng.integers(256)), byte])
+                out += bytes([int(what.integers(256)), byte])
             elif kind == "delay":
                 pieces.append((bytes(out), 0.0))
                 out = bytearray([byte])

@@ -17,7 +17,7 @@ from test_host_tools import HOP, N_FFT, FakeDevice
 
 from hushkit import protocol as p
 from hushkit.client import DeviceClient, DeviceError
-from hushkit.faultproxy import FAULT_KINDS, FaultProxy
+from hushkit.faultproxy import FAULT_KINDS, FaultProxy, fault_generators
 from hushkit.transport import open_link
 
 REPO = Path(__file__).resolve().parent.parent
@@ -39,14 +39,19 @@ class Echo:
                 conn.sendall(data)
 
 
-def test_mangle_is_seeded_and_injects_each_kind_at_the_rate():
+def test_mangle_is_seeded_chunking_free_and_injects_each_kind_at_the_rate():
     data = np.random.default_rng(0).bytes(200_000)
     proxy = FaultProxy("socket://127.0.0.1:1", rate=RATE, seed=5)
-    a = proxy.mangle(data, np.random.default_rng([5, 0, 0]), "to_device")
-    b = proxy.mangle(data, np.random.default_rng([5, 0, 0]), "to_device")
-    assert a == b  # same seed, same faults
-    c = proxy.mangle(data, np.random.default_rng([6, 0, 0]), "to_device")
-    assert a != c
+
+    def run(seed: int, chunk: int) -> bytes:
+        rng = fault_generators(seed, 0, "to_device")
+        pieces = [proxy.mangle(data[i : i + chunk], rng, "to_device")
+                  for i in range(0, len(data), chunk)]  # fmt: skip
+        return b"".join(b for piece in pieces for b, _ in piece)
+
+    a = run(5, 4096)
+    assert a == run(5, 777)  # same seed, same faults, however the stream is cut
+    assert a != run(6, 4096)
     n = proxy.injected
     assert 3 * 200 * 0.8 < n < 3 * 200 * 1.2  # three runs of 200 kB at 1e-3
     assert {k.split(":")[1] for k in proxy.counts} == set(FAULT_KINDS)

@@ -617,7 +617,7 @@ void hush_kern_fc_s8(const hush_kern_fc *p, const int8_t *in, int8_t *out, int16
             const int8_t *w = p->weights + (size_t)r * (size_t)p->depth;
             int32_t a = acc[r];
             for (int32_t d = 0; d < p->depth; ++d) {
-                a += w[d] * x[d];
+                a = wrap_add(a, w[d] * x[d]); /* wraps like SMLAD: a hostile bias is not UB */
             }
             acc[r] = a;
         }
