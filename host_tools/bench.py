@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hushkit import argtypes
 from hushkit import targets as target_table
 
 EMULATED = [t.name for t in target_table.TARGETS.values() if t.machine]
@@ -39,7 +40,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default="quantize/pretrained/default.tflite", help="int8 .tflite")
     p.add_argument("--targets", default=",".join(EMULATED), help="comma-separated")
     p.add_argument("--set", default="data/testset", help="test set whose noisy clips stream")
-    p.add_argument("--seconds", type=float, default=5.0, help="audio streamed per target")
+    p.add_argument(
+        "--seconds",
+        type=argtypes.float_range(0.0, 3600.0, lo_open=True),
+        default=5.0,
+        help="audio streamed per target",
+    )
     p.add_argument("--out", default="runs/bench_firmware.json", help="JSON with the raw numbers")
     p.set_defaults(func=_cli)
 

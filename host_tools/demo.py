@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hushkit import cli
+from hushkit import argtypes, cli
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO_CONFIG = REPO / "training" / "configs" / "demo.toml"
@@ -50,7 +50,7 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--stream-seconds",
-        type=float,
+        type=argtypes.float_range(0.0, 3600.0, lo_open=True),
         default=10.0,
         help="seconds of noisy speech streamed through the emulated firmware",
     )

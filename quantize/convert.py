@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from hushkit import contract
+from hushkit import argtypes, contract
 from hushkit.quantize import opset, tflite_model
 
 if TYPE_CHECKING:  # qat.py imports torch: keep `hushkit --help` fast
@@ -199,16 +199,36 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--eval-dir",
         help="held-out clean/ + noisy/ set for the parity report (default: CALIB_DIR/valset)",
     )
-    p.add_argument("--eval-clips", type=int, default=8, help="clips scored in the parity report")
+    p.add_argument(
+        "--eval-clips",
+        type=argtypes.non_negative_int,
+        default=8,
+        help="clips scored in the parity report",
+    )
     p.add_argument("--no-parity", action="store_true", help="skip the parity report")
     p.add_argument(
         "--qat",
         action="store_true",
         help="quantization-aware fine-tuning before conversion (when plain int8 loses too much)",
     )
-    p.add_argument("--qat-steps", type=int, default=300, help="fine-tuning steps (default 300)")
-    p.add_argument("--qat-lr", type=float, default=1e-4, help="fine-tuning learning rate")
-    p.add_argument("--qat-batch", type=int, default=8, help="mixtures per fine-tuning step")
+    p.add_argument(
+        "--qat-steps",
+        type=argtypes.non_negative_int,
+        default=300,
+        help="fine-tuning steps (default 300)",
+    )
+    p.add_argument(
+        "--qat-lr",
+        type=argtypes.float_range(0.0, 1.0, lo_open=True),
+        default=1e-4,
+        help="fine-tuning learning rate",
+    )
+    p.add_argument(
+        "--qat-batch",
+        type=argtypes.positive_int,
+        default=8,
+        help="mixtures per fine-tuning step",
+    )
     p.add_argument(
         "--qat-data",
         help="`hushkit data` directory whose training mixtures fine-tune (default: CALIB_DIR)",

@@ -263,7 +263,14 @@ def test_unusable_model_is_one_line(ckpt, tmp_path, capsys, case):
     ["info", "--port", "loop://", "--timeout", "inf"],
     ["stats", "--port", "loop://", "--timeout", "-1"],
     ["enhance", "--model", "m.pt", "--channel", "-2", "a.wav", "b.wav"],
-], ids=lambda a: " ".join(a[3:5]) + f" ({a[0]})")  # fmt: skip
+    ["proxy", "--to", "socket://127.0.0.1:1", "--rate", "1.5"],
+    ["bench-firmware", "--model", "m.tflite", "--seconds", "-1"],
+    ["eval", "--model", "m.pt", "--limit", "0"],
+    ["data", "--out", "d", "--seed", "-1"],
+    ["quantize", "c.pt", "--out", "q", "--qat-lr", "0"],
+    ["quantize", "c.pt", "--out", "q", "--qat-batch", "0"],
+    ["demo", "--stream-seconds", "-3"],
+], ids=lambda a: " ".join(a[-2:]) + f" ({a[0]})")  # fmt: skip
 def test_numeric_options_out_of_range_are_refused(argv, capsys):
     with pytest.raises(SystemExit) as exc:
         cli.main(argv)

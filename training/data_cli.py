@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hushkit import argtypes
 from hushkit.training import datasets as ds
 from hushkit.training import mixing, sources, synth
 from hushkit.training.sources import DataError, RawClip
@@ -643,7 +644,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help=f"comma-separated Debian packages, or 'none' (default: {','.join(sources.PACKAGES)})",
     )
     p.add_argument("--quick", action="store_true", help="small set for tests and CI")
-    p.add_argument("--seed", type=int, default=0, help="splits, synthesis and eval mixtures")
+    p.add_argument(
+        "--seed",
+        type=argtypes.non_negative_int,
+        default=0,
+        help="splits, synthesis and eval mixtures",
+    )
     p.add_argument(
         "--no-tts-speech",
         action="store_true",
@@ -652,7 +658,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--no-babble", action="store_true", help="skip babble and crowd noise")
     p.add_argument(
         "--min-speech-snr-db",
-        type=float,
+        type=argtypes.float_range(-100.0, 100.0),
         default=ds.MIN_SPEECH_SNR_DB,
         help="drop speech whose estimated SNR is below this (dB)",
     )

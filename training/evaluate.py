@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from hushkit import argtypes
 from hushkit.training.dsp import SAMPLE_RATE
 
 log = logging.getLogger(__name__)
@@ -477,7 +478,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=",".join(BASELINES),
         help="comma-separated baselines, or 'none' (default: %(default)s)",
     )
-    p.add_argument("--limit", type=int, help="evaluate only the first N files (name order)")
+    p.add_argument(
+        "--limit",
+        type=argtypes.positive_int,
+        help="evaluate only the first N files (name order)",
+    )
     p.add_argument(
         "--name",
         action="append",

@@ -439,9 +439,11 @@ static void fc_requant(const hush_kern_fc *p, const int32_t *acc, int8_t *out) {
     const int32_t rows = p->rows;
     for (int32_t r = 0; r < rows; ++r) {
         const int32_t sh = *shift;
-        const int32_t y = (sh > 0 ? mul_by_qm(acc[r], *mult, (int)sh)
-                                  : mul_by_qm_right(acc[r], *mult, (int)-sh)) +
-                          offset;
+        /* + offset wraps like TFLM's int32: with a saturated product (a hostile multiplier)
+         * a plain + would be undefined behaviour. */
+        const int32_t y = wrap_add(sh > 0 ? mul_by_qm(acc[r], *mult, (int)sh)
+                                          : mul_by_qm_right(acc[r], *mult, (int)-sh),
+                                   offset);
         out[r] = (int8_t)clamp32(y, lo, hi);
         mult += step;
         shift += step;
