@@ -136,3 +136,8 @@ benchmarks: setup host-core
 	$(VENV)/bin/hushkit eval $(EVAL_MODELS) --set data/testset --out runs/eval/testset
 	$(VENV)/bin/hushkit bench-firmware --model quantize/pretrained/default.tflite
 	$(VENV)/bin/hushkit bench-firmware --model quantize/pretrained/lowlatency.tflite --targets qemu-m4
+
+# Flashing through the bootloader on QEMU: throughput, re-flash, the full power-cut sweep.
+.PHONY: bench-flash
+bench-flash: setup host-core
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) tests/flash_bench.py

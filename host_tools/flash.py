@@ -21,9 +21,12 @@ import sys
 import time
 from pathlib import Path
 
+import serial
+
 from hushkit import flash_image, flash_layout
 from hushkit import protocol as p
 from hushkit.client import DeviceError
+from hushkit.errors import HushkitError
 from hushkit.flash_client import FlashClient, Identity
 from hushkit.transport import LinkError, open_link
 
@@ -36,7 +39,7 @@ EXCHANGE_TIMEOUT_S = 3.0
 CONFIRM_TIMEOUT_S = 15.0
 
 
-class FlashError(RuntimeError):
+class FlashError(HushkitError, RuntimeError):
     """A flash that cannot go on; the message says why and what to do."""
 
 
@@ -243,6 +246,9 @@ def run_flash(args: argparse.Namespace) -> int:
             client = FlashClient(counting, timeout=EXCHANGE_TIMEOUT_S)
             result = flash(client, args.image, progress=not args.json)
             result.wire_bytes = counting.sent + counting.received
+    except serial.SerialException as exc:
+        print(f"error: the device disconnected ({exc})", file=sys.stderr)
+        return 1
     except (FlashError, DeviceError, LinkError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -260,7 +266,7 @@ def run_flash(args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "flash",
-        help="flash an application image through hushkit's bootloader (or the STM32 ROM)",
+        help="flash an image through hushkit's bootloader (or a bare STM32's ROM bootloader)",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -270,8 +276,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--protocol",
         choices=["hushkit", "stm32"],
         default="hushkit",
-        help="hushkit: through hushkit's bootloader; stm32: the chip's ROM bootloader (AN3155)",
+        help="hushkit: through hushkit's bootloader (default); stm32: a bare STM32's ROM "
+        "bootloader (AN3155, first flash of a .bin, e.g. the bootloader)",
     )
     parser.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     parser.add_argument("--trace", action="store_true", help="hex-dump the traffic to stderr")
     parser.set_defaults(func=run_flash)
+
+    # `hushkit model push` writes model slots through the same commands.
+    from hushkit import flash_model
+
+    flash_model.register(subparsers)

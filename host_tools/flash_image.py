@@ -18,14 +18,17 @@ import struct
 from pathlib import Path
 
 from hushkit import flash_layout as fl
+from hushkit.errors import HushkitError
 
 HEADER = struct.Struct("<IIHHIIBBHI4x")  # MCUboot struct image_header (32 bytes)
 TLV_INFO = struct.Struct("<HH")  # magic, total size (info header included)
 TLV_HDR = struct.Struct("<HH")  # type, length
 IMAGE_SUFFIX = ".img"
+# Bytes an image adds to what it wraps: the padded header plus the TLV areas.
+IMAGE_ROOM = 0x200 + 256
 
 
-class ImageError(ValueError):
+class ImageError(HushkitError, ValueError):
     """A file that is not a usable hushkit image; the message says why."""
 
 
@@ -106,9 +109,16 @@ def load(path: Path) -> Image:
 
 
 def sign(
-    binary: Path, out: Path, target: str, slot: fl.Region, layout: fl.FlashLayout, version: str
+    binary: Path,
+    out: Path,
+    target: str,
+    slot: fl.Region,
+    layout: fl.FlashLayout,
+    version: str,
+    rom_fixed: bool = True,
 ) -> Path:
-    """Sign a slot build's raw binary into an MCUboot image with imgtool."""
+    """Sign a slot build's raw binary (rom_fixed: runs in place from `slot`), or a model
+    (rom_fixed=False), into an MCUboot image with imgtool."""
     from imgtool.main import imgtool
 
     args = [
@@ -118,15 +128,23 @@ def sign(
         "--align", str(layout.write_align),
         "--version", version,
         "--slot-size", hex(slot.size),
-        "--rom-fixed", hex(layout.base + slot.start),
         "--custom-tlv", hex(fl.TLV_TARGET), target,
-        str(binary), str(out),
     ]  # fmt: skip
+    if rom_fixed:
+        args += ["--rom-fixed", hex(layout.base + slot.start)]
+    args += [str(binary), str(out)]
     try:
         imgtool.main(args, standalone_mode=False)
     except Exception as exc:  # click reports usage errors as exceptions here
         raise ImageError(f"imgtool sign failed: {exc}") from exc
     return out
+
+
+def sign_model(
+    tflite: Path, out: Path, target: str, slot: fl.Region, layout: fl.FlashLayout, version: str
+) -> Path:
+    """Wrap a .tflite file into an MCUboot image for the model slots."""
+    return sign(tflite, out, target, slot, layout, version, rom_fixed=False)
 
 
 def slot_images(path: Path, layout: fl.FlashLayout) -> dict[str, Image]:

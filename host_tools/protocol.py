@@ -65,6 +65,7 @@ class Opcode(enum.IntEnum):
     MARK_PENDING = 0x14
     BOOT = 0x15
     ENTER_BOOTLOADER = 0x16
+    MODEL_ACTIVATE = 0x17  # application: validate the model in a model slot, switch to it
     # The real-time audio path (hal_audio.h), 0x20-0x2F.
     AUDIO_LOAD = 0x20  # write input samples to the virtual codec's tape
     AUDIO_START = 0x21  # start capture -> per-hop pipeline -> playback
@@ -94,6 +95,8 @@ class Status(enum.IntEnum):
     BAD_IMAGE = 24
     NOT_IN_BOOTLOADER = 25
     NO_BOOTLOADER = 26
+    MODEL_INVALID = 27
+    SLOT_IN_USE = 28
     # The real-time audio path, 40-49.
     AUDIO_BUSY = 40
     AUDIO_NO_TAPE = 41
@@ -119,6 +122,8 @@ STATUS_MESSAGES: dict[Status, str] = {
     Status.BAD_IMAGE: "the slot's image does not verify (magic, hash, target or address)",
     Status.NOT_IN_BOOTLOADER: "flash commands are answered by the bootloader only",
     Status.NO_BOOTLOADER: "this firmware was not started by hushkit's bootloader",
+    Status.MODEL_INVALID: "the device rejected the model; the previous model keeps running",
+    Status.SLOT_IN_USE: "that slot holds what is running now: write the other one",
     Status.AUDIO_BUSY: "the real-time audio path is running: wait for it or send AUDIO_STOP",
     Status.AUDIO_NO_TAPE: "this target's audio codec has no tape (a real codec): nothing to "
     "load or read",
@@ -461,6 +466,15 @@ MARK_PENDING_REQUEST = Layout(
     ),
 )
 
+MODEL_ACTIVATE_REQUEST = Layout(
+    "MODEL_ACTIVATE_REQUEST",
+    "MODEL_ACTIVATE request payload: validate the model image in this slot and switch to it.",
+    (
+        Field("region", "B", "region index of a model slot"),
+        Field("_pad", "3x"),
+    ),
+)
+
 # Data bytes one FLASH_WRITE carries: half a 4 KB sector, well inside the payload limit.
 FLASH_WRITE_CHUNK = 2048
 
@@ -478,6 +492,7 @@ LAYOUTS = (
     FLASH_WRITE_REQUEST,
     FLASH_HASH_REPLY,
     MARK_PENDING_REQUEST,
+    MODEL_ACTIVATE_REQUEST,
     AUDIO_LOAD_REQUEST,
     AUDIO_START_REQUEST,
     AUDIO_STATUS_REPLY,

@@ -14,6 +14,7 @@ import shutil
 import time
 from pathlib import Path
 
+import pytest
 import serial
 
 from hushkit import flash_build, flash_image, flash_layout
@@ -140,10 +141,12 @@ def hashes_new(rig: FlashRig) -> str:
     return flash_image.slot_images(rig.new, layout)["app1"].sha256.hex()
 
 
-def power_cut_sweep(rig: FlashRig, base: Path, work: Path, sample: bool) -> dict:
+def power_cut_sweep(
+    rig: FlashRig, base: Path, work: Path, sample: bool, stride: int = 1
+) -> dict:
     start = time.monotonic()
     total = update_op_count(rig, base, work)
-    points = sample_points(total) if sample else list(range(1, total + 1))
+    points = sample_points(total) if sample else list(range(1, total + 1, stride))
     hashes = {flash_image.load(rig.old).sha256.hex(), hashes_new(rig)}
     trials = [power_cut_trial(rig, base, work, cut, hashes) for cut in points]
     return {
@@ -155,3 +158,24 @@ def power_cut_sweep(rig: FlashRig, base: Path, work: Path, sample: bool) -> dict
         "seconds": round(time.monotonic() - start, 1),
         "trials": trials,
     }
+
+
+# ---- shared by the test modules' fixtures -----------------------------------------------
+
+
+def rig_or_skip(export_dir: Path, build_root: Path, work: Path) -> FlashRig:
+    from hushkit import firmware_build
+    from hushkit.emulator import QEMU
+
+    if shutil.which(firmware_build.TOOLCHAIN_CC) is None or shutil.which(QEMU) is None:
+        pytest.skip("needs arm-none-eabi-gcc and qemu-system-arm")
+    pytest.importorskip("imgtool")
+    return make_rig(export_dir, build_root, work)
+
+
+def flashed(rig: FlashRig, name: str = "old.bin") -> Path:
+    """A flash file with the old image flashed and confirmed in app0."""
+    path = rig.fresh_flash(name)
+    with rig.device(path) as (client, _):
+        assert flash(client, rig.old, progress=False).state == "confirmed"
+    return path

@@ -6,7 +6,10 @@
 #include "hal_uart.h"
 #include "hush_frame.h"
 
+#include "app_model.h"
+
 #ifdef HUSH_IMAGE_SLOT
+#include "boot_flash_cmd.h"
 #include "boot_identify.h"
 #include "boot_image.h"
 #include "flash_layout.h"
@@ -38,7 +41,6 @@ static size_t reply_status(uint8_t *reply, uint8_t op, uint16_t seq, uint8_t sta
 size_t app_flash_handle(uint8_t opcode, uint16_t seq, const uint8_t *payload, size_t len,
                         uint8_t *reply)
 {
-    (void)payload;
     const uint8_t op = (uint8_t)(opcode | HUSH_PROTO_REPLY_FLAG);
     switch (opcode) {
     case HUSH_OP_IDENTIFY: {
@@ -73,6 +75,27 @@ size_t app_flash_handle(uint8_t opcode, uint16_t seq, const uint8_t *payload, si
     case HUSH_OP_FLASH_ERASE:
     case HUSH_OP_FLASH_WRITE:
     case HUSH_OP_FLASH_HASH:
+#ifdef HUSH_IMAGE_SLOT
+        /* A running application writes model slots only, never the model in use. */
+        return boot_flash_cmd(opcode, seq, payload, len, reply, BOOT_WRITE_MODEL,
+                              app_model_in_use());
+#else
+        return reply_status(reply, op, seq, HUSH_STATUS_NOT_IN_BOOTLOADER);
+#endif
+    case HUSH_OP_MODEL_ACTIVATE: {
+        if (len != HUSH_MODEL_ACTIVATE_REQUEST_SIZE) {
+            return reply_status(reply, op, seq, HUSH_STATUS_BAD_LENGTH);
+        }
+        const char *detail = NULL;
+        const uint8_t status =
+            app_model_activate(payload[HUSH_MODEL_ACTIVATE_REQUEST_REGION_OFFSET], &detail);
+        size_t n = 0;
+        if (detail != NULL) {
+            n = strlen(detail);
+            memcpy(hush_frame_payload(reply), detail, n);
+        }
+        return hush_frame_seal(reply, op, status, seq, n);
+    }
     case HUSH_OP_MARK_PENDING:
     case HUSH_OP_BOOT:
         return reply_status(reply, op, seq, HUSH_STATUS_NOT_IN_BOOTLOADER);

@@ -70,6 +70,16 @@ hush_cmd_ctx *hush_cmd_init(void *mem, size_t mem_size, hush_pipeline *pipeline,
     return ctx;
 }
 
+void hush_cmd_set_pipeline(hush_cmd_ctx *ctx, hush_pipeline *pipeline, int init_status)
+{
+    ctx->pipeline = pipeline;
+    ctx->init_status = init_status;
+    if (pipeline != NULL && init_status == HUSH_PIPELINE_OK) {
+        hush_pipeline_set_bypass(pipeline, ctx->bypass);
+        hush_pipeline_set_attenuation_limit(pipeline, ctx->attenuation_db);
+    }
+}
+
 static int model_loaded(const hush_cmd_ctx *ctx)
 {
     return ctx->pipeline != NULL && ctx->init_status == HUSH_PIPELINE_OK;

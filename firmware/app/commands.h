@@ -63,6 +63,10 @@ size_t hush_cmd_get_size(void);
 hush_cmd_ctx *hush_cmd_init(void *mem, size_t mem_size, hush_pipeline *pipeline, int init_status,
                             const hush_cmd_device_info *info);
 
+/* Switch to another pipeline between two frames (a pushed model); the settings (bypass,
+ * attenuation) carry over. */
+void hush_cmd_set_pipeline(hush_cmd_ctx *ctx, hush_pipeline *pipeline, int init_status);
+
 /* Feed one received byte. Returns the number of reply bytes written to reply[0..] (a complete
  * encoded frame with its delimiter) when this byte ended a frame, else 0. cap must be at least
  * HUSH_CMD_REPLY_BYTES. Frames that fail their CRC are answered with BAD_CRC (echoing the seq);

@@ -10,8 +10,10 @@
 #include <stdalign.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "app_flash.h"
+#include "app_model.h"
 #include "audio_path.h"
 #include "commands.h"
 #include "hal_sys.h"
@@ -45,10 +47,14 @@ static alignas(16) uint8_t s_arena[HUSH_ARENA_BYTES];
 static alignas(8) uint8_t s_cmd_mem[HUSH_CMD_MEM_BYTES];
 static uint8_t s_reply[HUSH_CMD_REPLY_BYTES];
 
+/* SHA-256 of the model in use: the compiled-in one, or a pushed one (app_model.h). */
+static char s_model_sha[APP_MODEL_SHA_HEX] = HUSH_MODEL_SHA256;
+static int s_model_region = -1;
+
 static const hush_cmd_device_info s_info = {
     .fw_version = HUSH_FW_VERSION,
     .target = HUSH_TARGET,
-    .model_sha256 = HUSH_MODEL_SHA256,
+    .model_sha256 = s_model_sha,
     .sample_rate = HUSH_SAMPLE_RATE,
     .n_fft = HUSH_N_FFT,
 };
@@ -62,8 +68,18 @@ static int pipeline_setup(hush_pipeline **out)
         return PIPELINE_E_STORAGE;
     }
     *out = (hush_pipeline *)s_pipeline_mem;
-    return hush_pipeline_init(*out, HUSH_N_FFT, hush_model_data, hush_model_data_len, s_arena,
-                              sizeof s_arena);
+    const uint8_t *model = hush_model_data;
+    size_t model_len = hush_model_data_len;
+    s_model_region = app_model_boot_choice(&model, &model_len, s_model_sha);
+    int rc = hush_pipeline_init(*out, HUSH_N_FFT, model, model_len, s_arena, sizeof s_arena);
+    if (rc != HUSH_PIPELINE_OK && s_model_region >= 0) {
+        /* A recorded pushed model that no longer sets up: run the compiled-in one. */
+        s_model_region = -1;
+        memcpy(s_model_sha, HUSH_MODEL_SHA256, sizeof HUSH_MODEL_SHA256);
+        rc = hush_pipeline_init(*out, HUSH_N_FFT, hush_model_data, hush_model_data_len, s_arena,
+                                sizeof s_arena);
+    }
+    return rc;
 }
 
 static int work_pending(void)
@@ -87,6 +103,8 @@ int main(void)
     }
 
     hush_audio_init(init_status == HUSH_PIPELINE_OK ? pipeline : NULL);
+    app_model_attach(cmd, s_pipeline_mem, sizeof s_pipeline_mem, s_arena, sizeof s_arena,
+                     s_model_sha, s_model_region);
 
     uint8_t rx[RX_CHUNK_BYTES];
     for (;;) {

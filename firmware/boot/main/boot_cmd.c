@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "boot_flash_cmd.h"
 #include "boot_identify.h"
 #include "boot_image.h"
 #include "flash_layout.h"
@@ -41,87 +42,7 @@ int boot_cmd_reset_requested(const boot_cmd_ctx *ctx)
 static size_t reply_status(uint8_t *reply, uint8_t op, uint16_t seq, uint8_t status,
                            const char *detail)
 {
-    size_t n = 0;
-    if (detail != NULL) {
-        n = strlen(detail);
-        memcpy(hush_frame_payload(reply), detail, n);
-    }
-    return hush_frame_seal(reply, op, status, seq, n);
-}
-
-static uint8_t flash_status(int rc)
-{
-    switch (rc) {
-    case HAL_FLASH_OK:
-        return HUSH_STATUS_OK;
-    case HAL_FLASH_E_ALIGN:
-        return HUSH_STATUS_NOT_ALIGNED;
-    case HAL_FLASH_E_RANGE:
-        return HUSH_STATUS_OUTSIDE_SLOTS;
-    default:
-        return HUSH_STATUS_FLASH_FAILED;
-    }
-}
-
-static const char *flash_detail(int rc)
-{
-    return rc == HAL_FLASH_E_NOT_ERASED ? "program over unerased flash"
-           : rc == HAL_FLASH_E_IO       ? "flash I/O error"
-                                        : NULL;
-}
-
-static size_t cmd_erase(uint8_t *reply, uint8_t op, uint16_t seq, const uint8_t *in, size_t len)
-{
-    if (len != HUSH_FLASH_RANGE_SIZE) {
-        return reply_status(reply, op, seq, HUSH_STATUS_BAD_LENGTH, NULL);
-    }
-    const uint32_t offset = hush_frame_get_u32(in + HUSH_FLASH_RANGE_OFFSET_OFFSET);
-    const uint32_t length = hush_frame_get_u32(in + HUSH_FLASH_RANGE_LENGTH_OFFSET);
-    if (offset % HUSH_FLASH_SECTOR != 0u || length % HUSH_FLASH_SECTOR != 0u) {
-        return reply_status(reply, op, seq, HUSH_STATUS_NOT_ALIGNED, NULL);
-    }
-    if (length == 0 || boot_writable_region(offset, length) < 0) {
-        return reply_status(reply, op, seq, HUSH_STATUS_OUTSIDE_SLOTS, NULL);
-    }
-    for (uint32_t s = offset; s < offset + length; s += HUSH_FLASH_SECTOR) {
-        const int rc = hal_flash_erase(s);
-        if (rc != HAL_FLASH_OK) {
-            return reply_status(reply, op, seq, flash_status(rc), flash_detail(rc));
-        }
-    }
-    return reply_status(reply, op, seq, HUSH_STATUS_OK, NULL);
-}
-
-static size_t cmd_write(uint8_t *reply, uint8_t op, uint16_t seq, const uint8_t *in, size_t len)
-{
-    if (len < HUSH_FLASH_WRITE_REQUEST_SIZE) {
-        return reply_status(reply, op, seq, HUSH_STATUS_BAD_LENGTH, NULL);
-    }
-    const uint32_t offset = hush_frame_get_u32(in + HUSH_FLASH_WRITE_REQUEST_OFFSET_OFFSET);
-    const uint32_t n = (uint32_t)(len - HUSH_FLASH_WRITE_REQUEST_SIZE);
-    if (offset % HUSH_FLASH_WRITE_ALIGN != 0u || n % HUSH_FLASH_WRITE_ALIGN != 0u) {
-        return reply_status(reply, op, seq, HUSH_STATUS_NOT_ALIGNED, NULL);
-    }
-    if (n == 0 || boot_writable_region(offset, n) < 0) {
-        return reply_status(reply, op, seq, HUSH_STATUS_OUTSIDE_SLOTS, NULL);
-    }
-    const int rc = hal_flash_program(offset, in + HUSH_FLASH_WRITE_REQUEST_SIZE, n);
-    return reply_status(reply, op, seq, flash_status(rc), flash_detail(rc));
-}
-
-static size_t cmd_hash(uint8_t *reply, uint8_t op, uint16_t seq, const uint8_t *in, size_t len)
-{
-    if (len != HUSH_FLASH_RANGE_SIZE) {
-        return reply_status(reply, op, seq, HUSH_STATUS_BAD_LENGTH, NULL);
-    }
-    const uint32_t offset = hush_frame_get_u32(in + HUSH_FLASH_RANGE_OFFSET_OFFSET);
-    const uint32_t length = hush_frame_get_u32(in + HUSH_FLASH_RANGE_LENGTH_OFFSET);
-    if (offset > HUSH_FLASH_SIZE || length > HUSH_FLASH_SIZE - offset) {
-        return reply_status(reply, op, seq, HUSH_STATUS_BAD_ARGUMENT, "range outside flash");
-    }
-    uint8_t *out = hush_frame_payload(reply);
-    hush_sha256(hal_flash_ptr(offset), length, out + HUSH_FLASH_HASH_REPLY_SHA256_OFFSET);
-    return hush_frame_seal(reply, op, HUSH_STATUS_OK, seq, HUSH_FLASH_HASH_REPLY_SIZE);
+    return boot_reply(reply, op, seq, status, detail);
 }
 
 static size_t cmd_mark_pending(uint8_t *reply, uint8_t op, uint16_t seq, const uint8_t *in,
@@ -139,8 +60,7 @@ static size_t cmd_mark_pending(uint8_t *reply, uint8_t op, uint16_t seq, const u
     if (info.state == HUSH_SLOT_EMPTY || info.state == HUSH_SLOT_INVALID) {
         return reply_status(reply, op, seq, HUSH_STATUS_BAD_IMAGE, NULL);
     }
-    const int rc = boot_trailer_set_pending(region);
-    return reply_status(reply, op, seq, flash_status(rc), flash_detail(rc));
+    return boot_reply_flash(reply, op, seq, boot_trailer_set_pending(region));
 }
 
 static size_t handle(boot_cmd_ctx *ctx, const uint8_t *frame, size_t len, uint8_t *reply)
@@ -159,11 +79,10 @@ static size_t handle(boot_cmd_ctx *ctx, const uint8_t *frame, size_t len, uint8_
                                boot_identify(hush_frame_payload(reply), HUSH_MODE_BOOTLOADER,
                                              ctx->reason, 0xFFu, BOOT_VERSION));
     case HUSH_OP_FLASH_ERASE:
-        return cmd_erase(reply, op, seq, in, payload_len);
     case HUSH_OP_FLASH_WRITE:
-        return cmd_write(reply, op, seq, in, payload_len);
     case HUSH_OP_FLASH_HASH:
-        return cmd_hash(reply, op, seq, in, payload_len);
+        return boot_flash_cmd(opcode, seq, in, payload_len, reply, BOOT_WRITE_APP | BOOT_WRITE_MODEL,
+                              -1);
     case HUSH_OP_MARK_PENDING:
         return cmd_mark_pending(reply, op, seq, in, payload_len);
     case HUSH_OP_BOOT:

@@ -1,0 +1,114 @@
+"""`hushkit model push --port URL model.tflite`: a new int8 model for a running application.
+
+The .tflite file is wrapped into an MCUboot image (imgtool: header, SHA-256 TLV, target TLV)
+and written into the model slot that is not in use, sector by sector (sectors whose hash
+already matches are skipped); the device then validates it (image hash, flatbuffer schema,
+supported int8 operators, tensor shapes against its DSP configuration, arena size) and
+switches to it between two hops. A model it rejects never runs: the old one keeps running
+and the error says why. `hushkit info` then reports the new model's SHA-256.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import serial
+
+from hushkit import flash_image, flash_layout
+from hushkit import protocol as p
+from hushkit.client import DeviceError
+from hushkit.flash import EXCHANGE_TIMEOUT_S, FlashError, FlashResult, _retrying, _write_image
+from hushkit.flash_client import FlashClient
+from hushkit.transport import LinkError, open_link
+
+
+def model_image(tflite: Path, target: str, layout: flash_layout.FlashLayout) -> bytes:
+    """The MCUboot image of a .tflite file for the model slots of `layout`."""
+    from hushkit.flash_build import project_version
+
+    tflite = Path(tflite)
+    if not tflite.is_file():
+        raise FlashError(f"{tflite} not found")
+    slot = layout.model_slots[0]
+    if tflite.stat().st_size > layout.max_image_size(slot) - flash_image.IMAGE_ROOM:
+        raise FlashError(f"{tflite} does not fit the {slot.size // 1024} KB model slot")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "model.img"
+        flash_image.sign_model(tflite, out, target, slot, layout, project_version())
+        return flash_image.load(out).data
+
+
+def push(client: FlashClient, tflite: Path, progress: bool = True) -> FlashResult:
+    start = time.monotonic()
+    ident = client.identify()
+    if ident.mode != p.BootMode.APPLICATION or not ident.slots:
+        raise FlashError(
+            "model push needs the application running from hushkit's bootloader "
+            f"(the device answers as {ident.mode.name.lower()})"
+        )
+    layout = flash_layout.get(ident.target)
+    data = model_image(tflite, ident.target, layout)
+    models = [s for s in ident.slots if s.kind == flash_layout.SlotKind.MODEL]
+    in_use = [s for s in models if s.state == p.SlotState.CONFIRMED]
+    slot = next((s for s in models if s not in in_use), models[0])
+    region = layout.regions[slot.index]
+    sha = hashlib.sha256(Path(tflite).read_bytes()).hexdigest()
+    result = FlashResult(slot=region.name, image_sha256=sha)
+    _write_image(client, data, region, layout, result, progress)
+    whole = _retrying(result, "verify", lambda: client.hash(region.start, len(data)))
+    if whole != hashlib.sha256(data).digest():
+        raise FlashError(f"verification failed: slot {region.name} does not hold the model")
+    try:
+        client.transact(p.Opcode.MODEL_ACTIVATE, p.MODEL_ACTIVATE_REQUEST.pack(region=slot.index))
+    except DeviceError as exc:
+        raise FlashError(str(exc)) from exc
+    info = client.info()
+    if info.model_sha256 != result.image_sha256:
+        raise FlashError(f"device reports model {info.model_sha256} after the switch")
+    result.state = "active"
+    result.seconds = time.monotonic() - start
+    return result
+
+
+def run_push(args: argparse.Namespace) -> int:
+    try:
+        with open_link(args.port, timeout=EXCHANGE_TIMEOUT_S, trace=args.trace) as link:
+            client = FlashClient(link, timeout=EXCHANGE_TIMEOUT_S)
+            result = push(client, args.model, progress=not args.json)
+    except serial.SerialException as exc:
+        print(f"error: the device disconnected ({exc})", file=sys.stderr)
+        return 1
+    except (FlashError, DeviceError, LinkError, flash_image.ImageError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(result.as_dict(), indent=2))
+    else:
+        print(
+            f"model {result.image_sha256[:16]}… active from {result.slot}: "
+            f"{result.bytes_written} bytes written, {result.chunks_skipped} sectors unchanged, "
+            f"{result.retries} retries, {result.seconds:.1f} s"
+        )
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "model",
+        help="manage the model of a running device (push a new .tflite)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="model_command", metavar="ACTION", required=True)
+    push_p = sub.add_parser("push", help="send an int8 .tflite into the device's model slot")
+    push_p.add_argument("model", type=Path, help="int8 model (.tflite, `hushkit quantize`)")
+    push_p.add_argument("--port", required=True, help="/dev/ttyUSB0 or socket://HOST:PORT")
+    push_p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+    push_p.add_argument("--trace", action="store_true", help="hex-dump the traffic to stderr")
+    push_p.set_defaults(func=run_push)
