@@ -273,6 +273,8 @@ def test_device_that_stops_answering_is_reported_and_recoverable(rig, tmp_path, 
         os.kill(emu.process.pid, signal.SIGCONT)
         monkeypatch.setattr(client, "write", real_write)
         client.timeout = ff.LINK_TIMEOUT_S
+        # The device works through the requests queued while it was silent, then answers.
+        client.wait_identity(lambda i: i.mode == p.BootMode.BOOTLOADER, timeout=60)
         result = flash_mod.flash(client, rig.old, progress=False)
         assert result.state == "confirmed"
 
