@@ -298,7 +298,7 @@ def markdown_table(results: Mapping[str, Any]) -> str:
         cells.append("∞" if math.isinf(rtf) else f"{rtf:.1f}")
         lines.append(f"| {s} | " + " | ".join(cells) + " |")
     snrs = sorted({k for s in results["systems"] for k in results["per_snr"].get(s, {})}, key=float)
-    for m in PER_SNR_METRICS:
+    for m in PER_SNR_METRICS + ("stoi",):  # STOI too: the do-no-harm bar is per bucket
         if not snrs or m not in metrics:
             continue
         lines += [
