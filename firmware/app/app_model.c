@@ -10,11 +10,10 @@
 #include "hush_model_config.h"
 
 /* Spare state for validating and then running a pushed model: the same sizes as the primary
- * pipeline in main.c (14220 bytes of pipeline state measured on Cortex-M; the arena of the
- * compiled-in model, which a pushed model must fit). */
-#define SPARE_PIPELINE_BYTES 14336u
+ * pipeline in main.c (PIPELINE_MEM_BYTES; the arena of the compiled-in model, which a pushed
+ * model must fit). */
 
-static _Alignas(16) uint8_t s_spare_pipeline[SPARE_PIPELINE_BYTES];
+static _Alignas(16) uint8_t s_spare_pipeline[PIPELINE_MEM_BYTES];
 static _Alignas(16) uint8_t s_spare_arena[HUSH_ARENA_BYTES];
 
 static struct {

@@ -30,11 +30,6 @@
 #error "HUSH_TARGET comes from the build (the PlatformIO environment name)"
 #endif
 
-/* Pipeline state: its size depends only on the core's compile-time limits (15756 bytes on
- * Cortex-M: the engine struct is 10644 of them, 48 per tensor slot). Checked against
- * hush_pipeline_get_size() at boot; raise it if that check fails after a core change. */
-#define PIPELINE_MEM_BYTES 15872u
-
 /* Bytes read from the UART ring per pass of the loop. */
 #define RX_CHUNK_BYTES 64u
 
