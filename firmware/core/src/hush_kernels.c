@@ -133,7 +133,9 @@ int32_t hush_kern_mul_by_qm(int32_t x, int32_t multiplier, int shift) {
 }
 
 void hush_kern_quantize_multiplier(double real, int32_t *multiplier, int *shift) {
-    if (real == 0.0) {
+    /* A hostile model's scales can multiply to infinity: no multiplier represents that, and
+     * converting it would be undefined; it maps to 0 like a zero scale. */
+    if (real == 0.0 || !isfinite(real)) {
         *multiplier = 0;
         *shift = 0;
         return;
