@@ -112,12 +112,12 @@ def apply_sos(x: np.ndarray, sos: np.ndarray) -> np.ndarray:
 SPEED_RATIOS = ((10, 9), (20, 19), (25, 24), (24, 25), (19, 20), (9, 10), (11, 10), (10, 11))
 
 
-def change_speed(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Speech played 0.9 ... 1.1 times as fast (pitch moves with it), trimmed or looped back
-    to the input's length by the caller's segment logic: returns the resampled signal."""
+def change_speed(x: np.ndarray, up: int, down: int) -> np.ndarray:
+    """`x` resampled by up/down (one of SPEED_RATIOS): played back at the same rate, speech
+    runs down/up times as fast and its pitch moves with it. The caller draws the ratio, since
+    it needs it to cut a segment of the right length first."""
     from scipy.signal import resample_poly
 
-    up, down = SPEED_RATIOS[int(rng.integers(len(SPEED_RATIOS)))]
     return resample_poly(x, up, down).astype(np.float32)
 
 

@@ -197,9 +197,7 @@ def make_mixture(
     if rng.random() < config.speed_prob:
         up, down = augment.SPEED_RATIOS[int(rng.integers(len(augment.SPEED_RATIOS)))]
         raw = speech_segment(speech_clips, int(np.ceil(n * down / up)) + 1, rng, sr)
-        from scipy.signal import resample_poly
-
-        clean = np.resize(resample_poly(raw, up, down).astype(np.float32), n)
+        clean = np.resize(augment.change_speed(raw, up, down), n)
         info["speed"] = down / up  # resampling by up/down slows speech by that factor
     else:
         clean = speech_segment(speech_clips, n, rng, sr)
