@@ -214,6 +214,7 @@ def build(
     verbose: bool = False,
     build_root: Path = targets.BUILD_ROOT,
     env: str | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> BuildResult:
     """Build the application (or the HAL self-test image) for `target` with `pio run`.
 
@@ -225,6 +226,8 @@ def build(
     environ = os.environ | PIO_OFFLINE_ENV
     environ["PLATFORMIO_CORE_DIR"] = str(prepare_pio_core())
     environ["PLATFORMIO_BUILD_DIR"] = str(Path(build_root).resolve())
+    environ.pop("HUSHKIT_BOOT_KEY_DIR", None)  # only what the caller names (extra_env)
+    environ |= extra_env or {}
     if not selftest:
         if model_dir is None and not DEFAULT_MODEL_DIR.is_dir():
             export_shipped_model(DEFAULT_MODEL_DIR)
@@ -245,7 +248,9 @@ def build(
 
 
 def run_build(args: argparse.Namespace) -> int:
-    if args.json:
+    if args.json or any(
+        v is not None for v in (args.sign_key, args.image_version, args.security_counter)
+    ):
         from hushkit import flash_build
 
         return flash_build.run_build_json(args)
@@ -285,6 +290,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="also build the bootloader and the signed slot images; print their paths as JSON",
     )
+    from hushkit import flash_build
+
+    flash_build.add_arguments(parser)
     parser.set_defaults(func=run_build)
 
     # `hushkit emulate` runs what this command builds; it registers alongside it.

@@ -40,7 +40,10 @@ CONFIRM_TIMEOUT_S = 15.0
 
 
 class FlashError(HushkitError, RuntimeError):
-    """A flash that cannot go on; the message says why and what to do."""
+    """A flash that cannot go on; the message says why and what to do. `status`: the
+    device's refusal (protocol.Status), when it gave one."""
+
+    status: int | None = None
 
 
 @dataclasses.dataclass
@@ -55,6 +58,7 @@ class FlashResult:
     state: str = ""
     payload_bytes: int = 0  # image bytes sent in FLASH_WRITE frames
     wire_bytes: int = 0  # every byte sent and received, frames and all
+    signature_check: str = ""  # a keyed bootloader: "signature checked in N instructions"
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -90,7 +94,9 @@ def _retrying(result: FlashResult, what: str, call):
                 p.Status.BAD_CRC,
                 p.Status.BAD_FRAME,
             ):
-                raise FlashError(f"{what}: {exc}") from exc
+                err = FlashError(f"{what}: {exc}")
+                err.status = exc.status
+                raise err from exc
             if attempt == FLASH_RETRIES:
                 raise FlashError(
                     f"{what}: the device stopped answering ({exc}); gave up after "
@@ -161,7 +167,7 @@ def flash(
     whole = _retrying(result, "verify", lambda: client.hash(region.start, len(image.data)))
     if whole != hashlib.sha256(image.data).digest():
         raise FlashError(f"verification failed: slot {region.name} does not hold the image")
-    _retrying(result, "mark pending", lambda: client.mark_pending(index))
+    result.signature_check = _retrying(result, "mark pending", lambda: client.mark_pending(index))
     client.boot()
     return _finish(client, result, ident, index, start, wait_confirm)
 

@@ -6,6 +6,12 @@ from its slot), signs each slot build into an MCUboot image with imgtool, and pr
 
     {"target": "qemu-m4", "bootloader": {"elf": ..., "bin": ...},
      "application": {"elf": ...}, "images": {"app0": ".../firmware.img", "app1": ...}, ...}
+
+With `--sign-key KEY.pem` (Ed25519, `imgtool keygen -t ed25519`) the bootloader is built with
+its public key and boots only images signed with it, and never an older one than it has
+(version, or `--security-counter`); the slot images are signed with it. `--version X.Y.Z`
+sets the image version (default: the project's). Without a key the bootloader checks only
+each image's SHA-256 and accepts any version, as it always did.
 """
 
 from __future__ import annotations
@@ -36,15 +42,34 @@ def project_version() -> str:
     return __version__.split("+")[0]
 
 
-def build_bootloader(target: str, build_root: Path = targets.BUILD_ROOT) -> Path:
-    """Build the bootloader; returns its ELF (the raw binary is firmware.bin beside it)."""
+def build_bootloader(
+    target: str, build_root: Path = targets.BUILD_ROOT, sign_key: Path | None = None
+) -> Path:
+    """Build the bootloader (with the public key of `sign_key`: it then boots only images
+    signed with that key); returns its ELF (the raw binary is firmware.bin beside it)."""
+    from hushkit import flash_sign
+
     boot_env, _ = envs(target)
+    extra = {}
+    if sign_key is not None:
+        # Beside the build root, not in it: PlatformIO empties its build folder at times.
+        root = Path(build_root).resolve()
+        key_dir = root.parent / f"{root.name}-boot-key" / target
+        flash_sign.write_header(sign_key, key_dir)
+        extra["HUSHKIT_BOOT_KEY_DIR"] = str(key_dir)
     # selftest=True: like the self-test image, the bootloader compiles no model.
-    return firmware_build.build(target, selftest=True, build_root=build_root, env=boot_env).elf
+    return firmware_build.build(
+        target, selftest=True, build_root=build_root, env=boot_env, extra_env=extra
+    ).elf
 
 
 def build_images(
-    target: str, model_dir: Path | None = None, build_root: Path = targets.BUILD_ROOT
+    target: str,
+    model_dir: Path | None = None,
+    build_root: Path = targets.BUILD_ROOT,
+    sign_key: Path | None = None,
+    version: str | None = None,
+    security_counter: int | None = None,
 ) -> dict[str, Path]:
     """Build the application for every slot and sign it; slot name -> image path."""
     layout = flash_layout.get(target)
@@ -53,22 +78,35 @@ def build_images(
     for slot, env in zip(layout.app_slots, slot_envs, strict=True):
         elf = firmware_build.build(target, model_dir, build_root=build_root, env=env).elf
         out = elf.with_suffix(flash_image.IMAGE_SUFFIX)
-        flash_image.sign(elf.with_suffix(".bin"), out, target, slot, layout, project_version())
+        flash_image.sign(
+            elf.with_suffix(".bin"), out, target, slot, layout, version or project_version(),
+            key=sign_key, security_counter=security_counter,
+        )  # fmt: skip
         images[slot.name] = out
     return images
 
 
 def build_all(
-    target: str, model_dir: Path | None = None, build_root: Path = targets.BUILD_ROOT
+    target: str,
+    model_dir: Path | None = None,
+    build_root: Path = targets.BUILD_ROOT,
+    sign_key: Path | None = None,
+    version: str | None = None,
+    security_counter: int | None = None,
 ) -> dict:
+    if sign_key is not None:
+        from hushkit import flash_sign
+
+        flash_sign.load_key(sign_key)  # before any build: a bad key is a one-line error
     app = firmware_build.build(target, model_dir, build_root=build_root)
-    boot = build_bootloader(target, build_root)
-    images = build_images(target, model_dir, build_root)
+    boot = build_bootloader(target, build_root, sign_key)
+    images = build_images(target, model_dir, build_root, sign_key, version, security_counter)
     return {
         "target": target,
         "bootloader": {"elf": str(boot), "bin": str(boot.with_suffix(".bin"))},
         "application": {"elf": str(app.elf), "bin": str(app.elf.with_suffix(".bin"))},
         "images": {name: str(path) for name, path in images.items()},
+        "signed": sign_key is not None,
         "memory": {
             "bootloader": firmware_build.memory_usage(boot),
             "application": firmware_build.memory_usage(app.elf),
@@ -87,10 +125,50 @@ def new_flash_file(path: Path, target: str, boot_bin: Path) -> None:
 
 
 def run_build_json(args: argparse.Namespace) -> int:
+    if args.security_counter is not None and not 0 <= args.security_counter < 2**32:
+        print("error: --security-counter must be in 0..4294967295", file=sys.stderr)
+        return 2
     try:
-        result = build_all(args.target, args.model_dir)
+        result = build_all(
+            args.target, args.model_dir, sign_key=args.sign_key, version=args.image_version,
+            security_counter=args.security_counter,
+        )  # fmt: skip
     except (firmware_build.BuildError, flash_image.ImageError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(json.dumps(result, indent=2))
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(f"bootloader: {result['bootloader']['bin']}"
+          + (" (boots only images signed with the key)" if result["signed"] else ""))
+    for name, path in result["images"].items():
+        print(f"{name}: {path}" + (" (signed)" if result["signed"] else ""))
     return 0
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """`hushkit build` options for signed images."""
+    parser.add_argument(
+        "--sign-key",
+        type=Path,
+        default=None,
+        help="Ed25519 key (imgtool keygen -k KEY.pem -t ed25519): build the bootloader with its "
+        "public key, so it boots only images signed with it and refuses downgrades, and sign the "
+        "slot images (implies the bootloader and slot images of --json). Without it the "
+        "bootloader checks only each image's SHA-256, as before",
+    )
+    parser.add_argument(
+        "--version",
+        dest="image_version",
+        default=None,
+        metavar="X.Y.Z",
+        help="version written into the slot images (default: the project's version)",
+    )
+    parser.add_argument(
+        "--security-counter",
+        type=int,
+        default=None,
+        metavar="N",
+        help="security counter of the slot images (protected TLV); a keyed bootloader refuses "
+        "an image whose counter is lower than the one it has",
+    )

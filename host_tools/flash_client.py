@@ -112,8 +112,11 @@ class FlashClient(DeviceClient):
         )
         return p.FLASH_HASH_REPLY.unpack(reply)["sha256"]
 
-    def mark_pending(self, region: int) -> None:
-        self.transact(p.Opcode.MARK_PENDING, p.MARK_PENDING_REQUEST.pack(region=region))
+    def mark_pending(self, region: int) -> str:
+        """Mark an application slot to boot once; returns the reply's detail text (a keyed
+        bootloader says what checking the image's signature cost)."""
+        reply = self.transact(p.Opcode.MARK_PENDING, p.MARK_PENDING_REQUEST.pack(region=region))
+        return reply.decode("ascii", errors="replace").strip("\x00")
 
     def boot(self) -> None:
         """Reset the device from the bootloader (it then picks and starts a slot)."""

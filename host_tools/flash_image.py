@@ -7,7 +7,11 @@ its fixed ROM address (IMAGE_F_ROM_FIXED) and a protected TLV naming the build t
     imgtool sign --header-size 0x200 --pad-header --align 8 --version 0.1.0 \\
         --slot-size 0x50000 --rom-fixed 0x20000 --custom-tlv 0xa0 qemu-m4 fw.bin fw.img
 
-`imgtool verify fw.img` and `imgtool dumpinfo fw.img` read the result.
+`imgtool verify fw.img` and `imgtool dumpinfo fw.img` read the result. With a signing key
+(`hushkit build --sign-key KEY.pem`) imgtool also gets `--key KEY.pem` (Ed25519: the
+signature of the image's SHA-256 and the SHA-256 of the public key, MCUboot's
+IMAGE_TLV_ED25519 and IMAGE_TLV_KEYHASH) and, when given, `--security-counter N` (protected
+IMAGE_TLV_SEC_CNT); `imgtool verify -k KEY.pem fw.img` then checks the signature.
 """
 
 from __future__ import annotations
@@ -41,6 +45,13 @@ class Image:
     target: str | None
     sha256: bytes  # the SHA-256 TLV
     path: Path | None = None
+    keyhash: bytes | None = None  # IMAGE_TLV_KEYHASH: SHA-256 of the signer's public key
+    signature: bytes | None = None  # IMAGE_TLV_ED25519
+    security_counter: int | None = None  # protected IMAGE_TLV_SEC_CNT
+
+    @property
+    def signed(self) -> bool:
+        return self.signature is not None
 
     @property
     def rom_fixed(self) -> int | None:
@@ -89,6 +100,7 @@ def parse(data: bytes, path: Path | None = None) -> Image:
     if hashlib.sha256(data[: off + prot_size]).digest() != digest:
         raise ImageError("image hash does not match its contents (corrupted image)")
     target = prot.get(fl.TLV_TARGET)
+    counter = prot.get(fl.TLV_SEC_CNT)
     version = f"{vmaj}.{vmin}.{vrev}" + (f"+{vbuild}" if vbuild else "")
     return Image(
         data=bytes(data[: off + prot_size + total]),
@@ -98,6 +110,9 @@ def parse(data: bytes, path: Path | None = None) -> Image:
         target=target.decode("ascii", errors="replace") if target is not None else None,
         sha256=digest,
         path=path,
+        keyhash=tlvs.get(fl.TLV_KEYHASH),
+        signature=tlvs.get(fl.TLV_ED25519),
+        security_counter=struct.unpack("<I", counter)[0] if counter and len(counter) == 4 else None,
     )
 
 
@@ -116,9 +131,12 @@ def sign(
     layout: fl.FlashLayout,
     version: str,
     rom_fixed: bool = True,
+    key: Path | None = None,
+    security_counter: int | None = None,
 ) -> Path:
     """Sign a slot build's raw binary (rom_fixed: runs in place from `slot`), or a model
-    (rom_fixed=False), into an MCUboot image with imgtool."""
+    (rom_fixed=False), into an MCUboot image with imgtool; with `key` (Ed25519 PEM) the
+    image also carries its signature."""
     from imgtool.main import imgtool
 
     args = [
@@ -132,6 +150,13 @@ def sign(
     ]  # fmt: skip
     if rom_fixed:
         args += ["--rom-fixed", hex(layout.base + slot.start)]
+    if key is not None:
+        from hushkit import flash_sign
+
+        flash_sign.load_key(key)  # one clear line for a missing or non-Ed25519 key
+        args += ["--key", str(key), "--public-key-format", "hash"]
+    if security_counter is not None:
+        args += ["--security-counter", str(security_counter)]
     args += [str(binary), str(out)]
     try:
         imgtool.main(args, standalone_mode=False)
@@ -141,10 +166,16 @@ def sign(
 
 
 def sign_model(
-    tflite: Path, out: Path, target: str, slot: fl.Region, layout: fl.FlashLayout, version: str
+    tflite: Path,
+    out: Path,
+    target: str,
+    slot: fl.Region,
+    layout: fl.FlashLayout,
+    version: str,
+    key: Path | None = None,
 ) -> Path:
-    """Wrap a .tflite file into an MCUboot image for the model slots."""
-    return sign(tflite, out, target, slot, layout, version, rom_fixed=False)
+    """Wrap a .tflite file into an MCUboot image for the model slots (signed with `key`)."""
+    return sign(tflite, out, target, slot, layout, version, rom_fixed=False, key=key)
 
 
 def slot_images(path: Path, layout: fl.FlashLayout) -> dict[str, Image]:

@@ -35,7 +35,16 @@ IMAGE_HEADER_SIZE = 0x200  # header padded to 512 bytes: keeps the vector table 
 TLV_INFO_MAGIC = 0x6907
 TLV_PROT_INFO_MAGIC = 0x6908
 TLV_SHA256 = 0x10
+# Signed images (imgtool --key): the SHA-256 of the signer's public key (DER
+# SubjectPublicKeyInfo), the Ed25519 signature of the image's SHA-256, and the protected
+# security counter (imgtool --security-counter).
+TLV_KEYHASH = 0x01
+TLV_ED25519 = 0x24
+TLV_SEC_CNT = 0x50
 IMAGE_F_ROM_FIXED = 0x100
+# The bootloader's service table (firmware/boot/include/boot_sig.h) sits in the last bytes of
+# the boot region, so an application finds it at a fixed address.
+BOOT_API_SIZE = 64
 # hushkit's own protected TLV (vendor range 0xa0..0xfffe): the build target, ASCII.
 TLV_TARGET = 0xA0
 # Trailer at the end of each slot (imgtool with max_align 8): magic in the last 16 bytes,
@@ -188,6 +197,8 @@ def render_header(layout: FlashLayout) -> str:
             f"0x{layout.ram_base + layout.ram_size - layout.mailbox_size:08X}u",
         ),
         _define("HUSH_FLASH_N_REGIONS", f"{len(layout.regions)}u"),
+        _define("HUSH_BOOT_API_ADDR", f"0x{boot_api_addr(layout):08X}u", "bootloader services"),
+        _define("HUSH_BOOT_API_SIZE", f"{BOOT_API_SIZE}u"),
         "",
     ]
     for i, r in enumerate(layout.regions):
@@ -210,6 +221,9 @@ def render_header(layout: FlashLayout) -> str:
         _define("HUSH_IMAGE_TLV_PROT_INFO_MAGIC", f"0x{TLV_PROT_INFO_MAGIC:04X}u"),
         _define("HUSH_IMAGE_TLV_SHA256", f"0x{TLV_SHA256:02X}u"),
         _define("HUSH_IMAGE_TLV_TARGET", f"0x{TLV_TARGET:02X}u", "hushkit: build target"),
+        _define("HUSH_IMAGE_TLV_KEYHASH", f"0x{TLV_KEYHASH:02X}u", "SHA-256 of the public key"),
+        _define("HUSH_IMAGE_TLV_ED25519", f"0x{TLV_ED25519:02X}u", "signature of the hash"),
+        _define("HUSH_IMAGE_TLV_SEC_CNT", f"0x{TLV_SEC_CNT:02X}u", "protected, uint32"),
         _define("HUSH_IMAGE_F_ROM_FIXED", f"0x{IMAGE_F_ROM_FIXED:X}u"),
         _define("HUSH_TRAILER_MAX_ALIGN", f"{TRAILER_MAX_ALIGN}u"),
         _define("HUSH_TRAILER_FLAG_SET", f"0x{TRAILER_FLAG_SET:02X}u"),
@@ -229,19 +243,39 @@ def render_header(layout: FlashLayout) -> str:
     return "\n".join(lines)
 
 
-def _ld(layout: FlashLayout, what: str, origin: int, length: int) -> str:
+def boot_api_addr(layout: FlashLayout) -> int:
+    boot = layout.region("boot")
+    return layout.base + boot.start + boot.size - BOOT_API_SIZE
+
+
+def _ld(layout: FlashLayout, what: str, origin: int, length: int, boot_api: bool = False) -> str:
     lines = _banner(layout, what)
     ram_len = layout.ram_size - layout.mailbox_size
     lines += [
         "MEMORY",
         "{",
         f"    FLASH (rx) : ORIGIN = 0x{layout.base + origin:08X}, LENGTH = 0x{length:X}",
+    ]
+    if boot_api:
+        lines.append(
+            f"    BOOT_API (r) : ORIGIN = 0x{boot_api_addr(layout):08X}, "
+            f"LENGTH = 0x{BOOT_API_SIZE:X}"
+        )
+    lines += [
         f"    RAM (rwx)  : ORIGIN = 0x{layout.ram_base:08X}, LENGTH = 0x{ram_len:X}",
         "}",
         "",
-        "INCLUDE sections.ld",
-        "",
     ]
+    if boot_api:
+        lines += [
+            "/* The service table applications call (boot_sig.h), at a fixed address. */",
+            "SECTIONS",
+            "{",
+            "    .boot_api : { KEEP(*(.boot_api)) } > BOOT_API",
+            "}",
+            "",
+        ]
+    lines += ["INCLUDE sections.ld", ""]
     return "\n".join(lines)
 
 
@@ -250,7 +284,13 @@ def render_files(layout: FlashLayout) -> dict[str, str]:
     boot = layout.region("boot")
     files = {
         "flash_layout.h": render_header(layout),
-        "boot.ld": _ld(layout, "boot.ld: the bootloader at the boot address", 0, boot.size),
+        "boot.ld": _ld(
+            layout,
+            "boot.ld: the bootloader at the boot address",
+            0,
+            boot.size - BOOT_API_SIZE,
+            boot_api=True,
+        ),
     }
     for i, slot in enumerate(layout.app_slots):
         files[f"app_slot{i}.ld"] = _ld(

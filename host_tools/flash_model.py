@@ -1,11 +1,15 @@
 """`hushkit model push --port URL model.tflite`: a new int8 model for a running application.
 
-The .tflite file is wrapped into an MCUboot image (imgtool: header, SHA-256 TLV, target TLV)
-and written into the model slot that is not in use, sector by sector (sectors whose hash
-already matches are skipped); the device then validates it (image hash, flatbuffer schema,
-supported int8 operators, tensor shapes against its DSP configuration, arena size) and
-switches to it between two hops. A model it rejects never runs: the old one keeps running
-and the error says why. `hushkit info` then reports the new model's SHA-256.
+The .tflite file is wrapped into an MCUboot image (imgtool: header, SHA-256 TLV, target TLV;
+with `--sign-key KEY.pem` also imgtool's Ed25519 signature of the image hash, as for
+application images) and written into the model slot that is not in use, sector by sector
+(sectors whose hash already matches are skipped); the device then validates it (image
+hash, signature, flatbuffer schema, supported int8 operators, tensor shapes against its DSP
+configuration, arena size) and switches to it between two hops. A model it rejects never
+runs: the old one keeps running and the error says why. `hushkit info` then reports the
+new model's SHA-256. A device whose bootloader was built with a key (`hushkit build
+--sign-key`) runs only models signed with that key: an unsigned one, or one signed with
+another key, is refused the same way.
 """
 
 from __future__ import annotations
@@ -28,8 +32,11 @@ from hushkit.flash_client import FlashClient
 from hushkit.transport import LinkError, open_link
 
 
-def model_image(tflite: Path, target: str, layout: flash_layout.FlashLayout) -> bytes:
-    """The MCUboot image of a .tflite file for the model slots of `layout`."""
+def model_image(
+    tflite: Path, target: str, layout: flash_layout.FlashLayout, sign_key: Path | None = None
+) -> bytes:
+    """The MCUboot image of a .tflite file for the model slots of `layout` (signed with
+    `sign_key` when given)."""
     from hushkit.flash_build import project_version
 
     tflite = Path(tflite)
@@ -40,11 +47,13 @@ def model_image(tflite: Path, target: str, layout: flash_layout.FlashLayout) -> 
         raise FlashError(f"{tflite} does not fit the {slot.size // 1024} KB model slot")
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "model.img"
-        flash_image.sign_model(tflite, out, target, slot, layout, project_version())
+        flash_image.sign_model(tflite, out, target, slot, layout, project_version(), sign_key)
         return flash_image.load(out).data
 
 
-def push(client: FlashClient, tflite: Path, progress: bool = True) -> FlashResult:
+def push(
+    client: FlashClient, tflite: Path, progress: bool = True, sign_key: Path | None = None
+) -> FlashResult:
     start = time.monotonic()
     ident = client.identify()
     if ident.mode != p.BootMode.APPLICATION or not ident.slots:
@@ -53,7 +62,7 @@ def push(client: FlashClient, tflite: Path, progress: bool = True) -> FlashResul
             f"(the device answers as {ident.mode.name.lower()})"
         )
     layout = flash_layout.get(ident.target)
-    data = model_image(tflite, ident.target, layout)
+    data = model_image(tflite, ident.target, layout, sign_key)
     models = [s for s in ident.slots if s.kind == flash_layout.SlotKind.MODEL]
     in_use = [s for s in models if s.state == p.SlotState.CONFIRMED]
     slot = next((s for s in models if s not in in_use), models[0])
@@ -67,7 +76,9 @@ def push(client: FlashClient, tflite: Path, progress: bool = True) -> FlashResul
     try:
         client.transact(p.Opcode.MODEL_ACTIVATE, p.MODEL_ACTIVATE_REQUEST.pack(region=slot.index))
     except DeviceError as exc:
-        raise FlashError(str(exc)) from exc
+        err = FlashError(str(exc))
+        err.status = exc.status
+        raise err from exc
     info = client.info()
     if info.model_sha256 != result.image_sha256:
         raise FlashError(f"device reports model {info.model_sha256} after the switch")
@@ -80,7 +91,7 @@ def run_push(args: argparse.Namespace) -> int:
     try:
         with open_link(args.port, timeout=EXCHANGE_TIMEOUT_S, trace=args.trace) as link:
             client = FlashClient(link, timeout=EXCHANGE_TIMEOUT_S)
-            result = push(client, args.model, progress=not args.json)
+            result = push(client, args.model, progress=not args.json, sign_key=args.sign_key)
     except serial.SerialException as exc:
         print(f"error: the device disconnected ({exc})", file=sys.stderr)
         return 1
@@ -109,6 +120,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     push_p = sub.add_parser("push", help="send an int8 .tflite into the device's model slot")
     push_p.add_argument("model", type=Path, help="int8 model (.tflite, `hushkit quantize`)")
     push_p.add_argument("--port", required=True, help="/dev/ttyUSB0 or socket://HOST:PORT")
+    push_p.add_argument(
+        "--sign-key",
+        type=Path,
+        default=None,
+        help="Ed25519 key to sign the model with (needed when the bootloader was built with "
+        "`hushkit build --sign-key`)",
+    )
     push_p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     push_p.add_argument("--trace", action="store_true", help="hex-dump the traffic to stderr")
     push_p.set_defaults(func=run_push)

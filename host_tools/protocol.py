@@ -97,6 +97,11 @@ class Status(enum.IntEnum):
     NO_BOOTLOADER = 26
     MODEL_INVALID = 27
     SLOT_IN_USE = 28
+    # Signed images (a bootloader built with a public key).
+    IMAGE_UNSIGNED = 29
+    BAD_SIGNATURE = 30
+    WRONG_KEY = 31
+    DOWNGRADE = 32
     # The real-time audio path, 40-49.
     AUDIO_BUSY = 40
     AUDIO_NO_TAPE = 41
@@ -124,6 +129,14 @@ STATUS_MESSAGES: dict[Status, str] = {
     Status.NO_BOOTLOADER: "this firmware was not started by hushkit's bootloader",
     Status.MODEL_INVALID: "the device rejected the model; the previous model keeps running",
     Status.SLOT_IN_USE: "that slot holds what is running now: write the other one",
+    Status.IMAGE_UNSIGNED: "the image is not signed and this bootloader only runs signed "
+    "images: sign it (`hushkit build --sign-key KEY.pem`, `model push --sign-key KEY.pem`)",
+    Status.BAD_SIGNATURE: "the image's Ed25519 signature does not verify (corrupted or "
+    "tampered image); the device keeps the image it has",
+    Status.WRONG_KEY: "the image is signed with another key than the one built into the "
+    "bootloader",
+    Status.DOWNGRADE: "the image is older (version or security counter) than the one on the "
+    "device: downgrades are refused",
     Status.AUDIO_BUSY: "the real-time audio path is running: wait for it or send AUDIO_STOP",
     Status.AUDIO_NO_TAPE: "this target's audio codec has no tape (a real codec): nothing to "
     "load or read",

@@ -52,15 +52,18 @@ class FlashRig:
                 yield FlashClient(link, timeout=LINK_TIMEOUT_S), emu
 
 
-def sign_versions(slot_elfs: list[Path], out_dir: Path, version: str, target: str = TARGET):
-    """Sign each slot build into out_dir/<env>/firmware.img; returns the slot-0 image."""
+def sign_versions(
+    slot_elfs: list[Path], out_dir: Path, version: str, target: str = TARGET, **sign_args
+):
+    """Sign each slot build into out_dir/<env>/firmware.img; returns the slot-0 image.
+    sign_args go to flash_image.sign (key, security_counter)."""
     layout = flash_layout.get(TARGET)
     first = None
     for slot, elf in zip(layout.app_slots, slot_elfs, strict=True):
         folder = out_dir / elf.parent.name
         folder.mkdir(parents=True, exist_ok=True)
         img = folder / "firmware.img"
-        flash_image.sign(elf.with_suffix(".bin"), img, target, slot, layout, version)
+        flash_image.sign(elf.with_suffix(".bin"), img, target, slot, layout, version, **sign_args)
         first = first or img
     return first
 

@@ -136,6 +136,9 @@ uint8_t app_model_activate(unsigned region, const char **detail)
     size_t len = 0;
     const uint8_t *body = model_body(region, &len, &info);
     if (body == NULL) {
+        if (info.verdict != HUSH_STATUS_BAD_IMAGE) {
+            return info.verdict; /* the bootloader's key refuses it (boot_sig.h) */
+        }
         *detail = info.state == HUSH_SLOT_EMPTY ? "no model image in the slot"
                                                 : "model image hash mismatch";
         return HUSH_STATUS_MODEL_INVALID;

@@ -32,12 +32,17 @@ typedef struct {
     uint16_t ver_revision;
     uint32_t ver_build;
     uint8_t hash[HUSH_SHA256_BYTES];
+    uint8_t verdict;            /* HUSH_STATUS_OK, or why the image does not verify */
+    uint32_t security_counter;  /* protected IMAGE_TLV_SEC_CNT, 0 when absent */
+    const uint8_t *keyhash;     /* IMAGE_TLV_KEYHASH value in flash (32 bytes), or NULL */
+    const uint8_t *signature;   /* IMAGE_TLV_ED25519 value in flash (64 bytes), or NULL */
 } boot_slot_info;
 
 extern const boot_region boot_regions[HUSH_FLASH_N_REGIONS];
 
-/* Verify the image in region `index` and read its trailer: fills *out (state EMPTY, INVALID,
- * VALID, PENDING, TESTING or CONFIRMED). */
+/* Verify the image in region `index` (header, target, address, SHA-256 and, when the
+ * bootloader has a key, its signature: boot_sig.h) and read its trailer: fills *out (state
+ * EMPTY, INVALID, VALID, PENDING, TESTING or CONFIRMED; verdict says why INVALID). */
 void boot_slot_inspect(unsigned index, boot_slot_info *out);
 
 /* Trailer writes. Each returns a hal_flash status. */

@@ -3,7 +3,9 @@
 
 #include <string.h>
 
+#include "boot_sig.h"
 #include "hal_flash.h"
+#include "hush_protocol.h"
 
 #define HDR_MAGIC 0u
 #define HDR_LOAD_ADDR 4u
@@ -44,12 +46,12 @@ static uint32_t get32(const uint8_t *p)
 }
 
 /* Walk a TLV area at `area` (info header first) of the given magic, within `limit` bytes;
- * copy the value of TLV `type` (exactly `want` bytes) to out. Returns the area's total size
- * (0 when malformed) and sets *found. */
+ * point *out at the value of the first TLV `type` that is exactly `want` bytes long (NULL when
+ * there is none). Returns the area's total size, or 0 when it is malformed. */
 static uint32_t tlv_find(const uint8_t *area, uint32_t limit, uint16_t magic, uint16_t type,
-                         uint8_t *out, uint32_t want, int *found)
+                         uint32_t want, const uint8_t **out)
 {
-    *found = 0;
+    *out = NULL;
     if (limit < TLV_INFO_BYTES || get16(area) != magic) {
         return 0;
     }
@@ -65,9 +67,8 @@ static uint32_t tlv_find(const uint8_t *area, uint32_t limit, uint16_t magic, ui
         if (len > total - off) {
             return 0;
         }
-        if (t == type && len == want && !*found) {
-            memcpy(out, area + off, want);
-            *found = 1;
+        if (t == type && len == want && *out == NULL) {
+            *out = area + off;
         }
         off += len;
     }
@@ -84,13 +85,14 @@ static int erased(const uint8_t *p, uint32_t n)
     return 1;
 }
 
-/* Verify header, target, address and hash; 1 when the image is good. */
+/* Verify header, target, address, hash and signature; 1 when the image is good. */
 static int verify(const boot_region *r, const uint8_t *img, boot_slot_info *out)
 {
     const uint32_t hdr_size = get16(img + HDR_HDR_SIZE);
     const uint32_t prot_size = get16(img + HDR_PROTECT_TLV_SIZE);
     const uint32_t body_size = get32(img + HDR_IMG_SIZE);
     const uint32_t max = r->size - HUSH_FLASH_SECTOR; /* the last sector is the trailer's */
+    out->verdict = HUSH_STATUS_BAD_IMAGE;
     if (hdr_size < HDR_BYTES || hdr_size > max || body_size > max - hdr_size) {
         return 0;
     }
@@ -101,37 +103,46 @@ static int verify(const boot_region *r, const uint8_t *img, boot_slot_info *out)
     out->ver_revision = get16(img + HDR_VER + 2);
     out->ver_build = get32(img + HDR_VER + 4);
     uint32_t off = hdr_size + body_size;
-    char target[sizeof HUSH_FLASH_TARGET] = {0};
-    int has_target = 0;
+    const uint8_t *target = NULL;
     if (prot_size != 0) {
-        const uint32_t got = tlv_find(img + off, max - off, HUSH_IMAGE_TLV_PROT_INFO_MAGIC,
-                                      HUSH_IMAGE_TLV_TARGET, (uint8_t *)target,
-                                      sizeof HUSH_FLASH_TARGET - 1u, &has_target);
-        if (got != prot_size) {
+        const uint8_t *counter = NULL;
+        if (tlv_find(img + off, max - off, HUSH_IMAGE_TLV_PROT_INFO_MAGIC, HUSH_IMAGE_TLV_TARGET,
+                     sizeof HUSH_FLASH_TARGET - 1u, &target) != prot_size ||
+            tlv_find(img + off, max - off, HUSH_IMAGE_TLV_PROT_INFO_MAGIC, HUSH_IMAGE_TLV_SEC_CNT,
+                     4u, &counter) != prot_size) {
             return 0;
         }
+        out->security_counter = counter != NULL ? get32(counter) : 0u;
         off += prot_size;
     }
-    int has_hash = 0;
+    const uint8_t *hash = NULL;
     const uint32_t tlv_size = tlv_find(img + off, max - off, HUSH_IMAGE_TLV_INFO_MAGIC,
-                                       HUSH_IMAGE_TLV_SHA256, out->hash, HUSH_SHA256_BYTES,
-                                       &has_hash);
-    if (tlv_size == 0 || !has_hash) {
+                                       HUSH_IMAGE_TLV_SHA256, HUSH_SHA256_BYTES, &hash);
+    if (tlv_size == 0 || hash == NULL) {
         return 0;
     }
+    memcpy(out->hash, hash, HUSH_SHA256_BYTES);
+    (void)tlv_find(img + off, tlv_size, HUSH_IMAGE_TLV_INFO_MAGIC, HUSH_IMAGE_TLV_KEYHASH,
+                   HUSH_SHA256_BYTES, &out->keyhash);
+    (void)tlv_find(img + off, tlv_size, HUSH_IMAGE_TLV_INFO_MAGIC, HUSH_IMAGE_TLV_ED25519, 64u,
+                   &out->signature);
     out->image_size = off + tlv_size;
     if (r->kind == HUSH_SLOT_KIND_APP) {
         /* An application runs in place: built for this slot and for this target. */
         const uint32_t flags = get32(img + HDR_FLAGS);
         if (!(flags & HUSH_IMAGE_F_ROM_FIXED) ||
-            get32(img + HDR_LOAD_ADDR) != HUSH_FLASH_BASE + r->start || !has_target ||
+            get32(img + HDR_LOAD_ADDR) != HUSH_FLASH_BASE + r->start || target == NULL ||
             memcmp(target, HUSH_FLASH_TARGET, sizeof HUSH_FLASH_TARGET - 1u) != 0) {
             return 0;
         }
     }
     uint8_t digest[HUSH_SHA256_BYTES];
     hush_sha256(img, off, digest);
-    return memcmp(digest, out->hash, HUSH_SHA256_BYTES) == 0;
+    if (memcmp(digest, out->hash, HUSH_SHA256_BYTES) != 0) {
+        return 0;
+    }
+    out->verdict = boot_sig_check(digest, out->keyhash, out->signature);
+    return out->verdict == HUSH_STATUS_OK;
 }
 
 void boot_slot_inspect(unsigned index, boot_slot_info *out)
@@ -141,6 +152,7 @@ void boot_slot_inspect(unsigned index, boot_slot_info *out)
     const uint8_t *img = hal_flash_ptr(r->start);
     if (get32(img + HDR_MAGIC) != HUSH_IMAGE_MAGIC) {
         out->state = HUSH_SLOT_EMPTY;
+        out->verdict = HUSH_STATUS_BAD_IMAGE;
         return;
     }
     if (!verify(r, img, out)) {

@@ -6,8 +6,11 @@
 #include "boot_flash_cmd.h"
 #include "boot_identify.h"
 #include "boot_image.h"
+#include "boot_policy.h"
+#include "boot_sig.h"
 #include "flash_layout.h"
 #include "hal_flash.h"
+#include "hal_timer.h"
 #include "hush_sha256.h"
 
 struct boot_cmd_ctx {
@@ -45,6 +48,34 @@ static size_t reply_status(uint8_t *reply, uint8_t op, uint16_t seq, uint8_t sta
     return boot_reply(reply, op, seq, status, detail);
 }
 
+/* "signature checked in N instructions" (or cycles): what one Ed25519 check of this image
+ * costs, measured again here so the host can report it. */
+static const char *sig_cost(char *buf, size_t cap, const boot_slot_info *info)
+{
+    static const char k_prefix[] = "signature checked in ";
+    const hal_timer_mark_t start = hal_timer_start();
+    (void)boot_sig_check(info->hash, info->keyhash, info->signature);
+    uint32_t cost = hal_timer_elapsed(start);
+    char digits[10];
+    size_t n = 0;
+    do {
+        digits[n++] = (char)('0' + cost % 10u);
+        cost /= 10u;
+    } while (cost != 0u && n < sizeof digits);
+    const char *unit = hal_timer_unit_name();
+    if (sizeof k_prefix + n + 1u + strlen(unit) > cap) {
+        return NULL;
+    }
+    size_t at = sizeof k_prefix - 1u;
+    memcpy(buf, k_prefix, at);
+    while (n != 0u) {
+        buf[at++] = digits[--n];
+    }
+    buf[at++] = ' ';
+    memcpy(buf + at, unit, strlen(unit) + 1u);
+    return buf;
+}
+
 static size_t cmd_mark_pending(uint8_t *reply, uint8_t op, uint16_t seq, const uint8_t *in,
                                size_t len)
 {
@@ -58,9 +89,17 @@ static size_t cmd_mark_pending(uint8_t *reply, uint8_t op, uint16_t seq, const u
     boot_slot_info info;
     boot_slot_inspect(region, &info);
     if (info.state == HUSH_SLOT_EMPTY || info.state == HUSH_SLOT_INVALID) {
-        return reply_status(reply, op, seq, HUSH_STATUS_BAD_IMAGE, NULL);
+        return reply_status(reply, op, seq, info.verdict, NULL);
     }
-    return boot_reply_flash(reply, op, seq, boot_trailer_set_pending(region));
+    if (boot_policy_is_downgrade(region, &info)) {
+        return reply_status(reply, op, seq, HUSH_STATUS_DOWNGRADE, NULL);
+    }
+    const int rc = boot_trailer_set_pending(region);
+    if (rc != HAL_FLASH_OK || !boot_sig_keyed()) {
+        return boot_reply_flash(reply, op, seq, rc);
+    }
+    char detail[64];
+    return reply_status(reply, op, seq, HUSH_STATUS_OK, sig_cost(detail, sizeof detail, &info));
 }
 
 static size_t handle(boot_cmd_ctx *ctx, const uint8_t *frame, size_t len, uint8_t *reply)

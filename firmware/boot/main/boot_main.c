@@ -8,7 +8,9 @@
  *   2. an application slot still TESTING was booted once and never confirmed: revert it
  *      (erase its header sector, so it can never boot again);
  *   3. boot a PENDING slot once (set copy_done first), else the CONFIRMED one, else one
- *      that merely verifies (VALID); an image boots only if its SHA-256 and target match;
+ *      that merely verifies (VALID); an image boots only if its SHA-256 and target match
+ *      and, in a bootloader built with a public key, its Ed25519 signature verifies; such a
+ *      bootloader also drops a PENDING image older than another one (boot_policy.h);
  *   4. with nothing bootable, stay and answer commands.
  * Every step is one erase or one program, each safe to lose power in: a torn header no
  * longer verifies, a torn trailer flag reads as not set.
@@ -18,6 +20,7 @@
 
 #include "boot_cmd.h"
 #include "boot_image.h"
+#include "boot_policy.h"
 #include "flash_layout.h"
 #include "hal_flash.h"
 #include "hal_sys.h"
@@ -44,6 +47,11 @@ static int choose_slot(void)
         if (info.state == HUSH_SLOT_TESTING) {
             /* Booted once and never confirmed: crashed, hung or failed its self-check. */
             (void)hal_flash_erase(boot_regions[i].start);
+            continue;
+        }
+        if (info.state == HUSH_SLOT_PENDING && boot_policy_is_downgrade(i, &info)) {
+            /* Marked pending without MARK_PENDING's check (its trailer written directly). */
+            (void)boot_trailer_erase(i);
             continue;
         }
         if (info.state == HUSH_SLOT_PENDING && pending < 0) {

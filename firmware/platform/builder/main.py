@@ -11,6 +11,11 @@ What goes into the ELF:
   firmware/boot/main/*.c        the bootloader instead  (custom_app = boot)
   firmware/boot/lib/*.c         image checks shared by the bootloader and a slot build
                                 (custom_flash_layout = TARGET, custom_image_slot = N)
+  firmware/boot/client/*.c      a slot build's way to the bootloader's signature check
+  third_party/monocypher, supercop-sha512
+                                Ed25519 verification, bootloader only, and only with a key:
+                                `$HUSHKIT_BOOT_KEY_DIR` holds the generated hush_boot_key.h
+                                (`hushkit build --sign-key KEY.pem`)
 
 The model directory is `$HUSHKIT_MODEL_DIR` (set by `hushkit build --model-dir`), else the
 environment's `custom_model_dir`. Project sources build with -Wall -Wextra -Werror; CMSIS-DSP
@@ -174,11 +179,18 @@ if flash_layout:
     )
 if image_slot:
     project_env.Append(CPPDEFINES=[("HUSH_IMAGE_SLOT", image_slot)])
+# Signed images: the bootloader built with a public key verifies Ed25519 signatures.
+boot_key_dir = os.environ.get("HUSHKIT_BOOT_KEY_DIR", "") if app == "boot" else ""
+CRYPTO_DIRS = [os.path.join(THIRD_PARTY, d) for d in ("monocypher", "supercop-sha512")]
+if boot_key_dir:
+    project_env.Append(CPPPATH=[boot_key_dir] + CRYPTO_DIRS, CPPDEFINES=["HUSH_BOOT_KEYED"])
 
 hal_sources = [src for d in hal_dirs for src in c_sources(d)]
 sources = objects(project_env, hal_sources, FIRMWARE_DIR)
 if flash_layout:
     sources += objects(project_env, c_sources(os.path.join(boot_dir, "lib")), FIRMWARE_DIR)
+    if app != "boot":
+        sources += objects(project_env, c_sources(os.path.join(boot_dir, "client")), FIRMWARE_DIR)
 
 if app == "boot":
     if not flash_layout:
@@ -186,6 +198,12 @@ if app == "boot":
     boot_sources = c_sources(os.path.join(boot_dir, "main"))
     boot_sources.append(os.path.join(FIRMWARE_DIR, "core", "src", "hush_frame.c"))
     sources += objects(project_env, boot_sources, FIRMWARE_DIR)
+    if boot_key_dir:
+        crypto_env = env.Clone()
+        # -Os: SUPERCOP's fully unrolled SHA-512 is 31 KB at -O2, a fraction of that at -Os.
+        crypto_env.Append(CCFLAGS=["-Wall", "-Os"], CPPPATH=CRYPTO_DIRS)
+        crypto_sources = [src for d in CRYPTO_DIRS for src in c_sources(d)]
+        sources += objects(crypto_env, crypto_sources, THIRD_PARTY)
 elif app == "selftest":
     selftest_dir = os.path.join(FIRMWARE_DIR, "hal", "selftest")
     sources += objects(project_env, c_sources(selftest_dir), FIRMWARE_DIR)

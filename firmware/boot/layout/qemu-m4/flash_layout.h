@@ -15,6 +15,8 @@
 #define HUSH_MAILBOX_SIZE 256u                       /* top of RAM, kept across resets */
 #define HUSH_MAILBOX_ADDR 0x203FFF00u
 #define HUSH_FLASH_N_REGIONS 6u
+#define HUSH_BOOT_API_ADDR 0x0000FFC0u               /* bootloader services */
+#define HUSH_BOOT_API_SIZE 64u
 
 #define HUSH_REGION_BOOT_INDEX 0u
 #define HUSH_REGION_BOOT_START 0x00000000u           /* offset from base */
@@ -51,6 +53,9 @@
 #define HUSH_IMAGE_TLV_PROT_INFO_MAGIC 0x6908u
 #define HUSH_IMAGE_TLV_SHA256 0x10u
 #define HUSH_IMAGE_TLV_TARGET 0xA0u                  /* hushkit: build target */
+#define HUSH_IMAGE_TLV_KEYHASH 0x01u                 /* SHA-256 of the public key */
+#define HUSH_IMAGE_TLV_ED25519 0x24u                 /* signature of the hash */
+#define HUSH_IMAGE_TLV_SEC_CNT 0x50u                 /* protected, uint32 */
 #define HUSH_IMAGE_F_ROM_FIXED 0x100u
 #define HUSH_TRAILER_MAX_ALIGN 8u
 #define HUSH_TRAILER_FLAG_SET 0x01u
