@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import flash_fixtures as ff  # noqa: E402
 import sign_fixtures as sf  # noqa: E402
 
-from hushkit import firmware_build, targets  # noqa: E402
+from hushkit import firmware_build, protocol, targets  # noqa: E402
 from hushkit.client import DeviceError  # noqa: E402
 from hushkit.flash import flash, to_bootloader  # noqa: E402
 
@@ -32,7 +32,7 @@ def try_case(client, data: bytes, slot: str) -> str:
     try:
         client.mark_pending(sf.index(slot))
     except DeviceError as exc:
-        return exc.status.name if exc.status is not None else str(exc)
+        return protocol.Status(exc.status).name if exc.status is not None else str(exc)
     return "ACCEPTED"
 
 
