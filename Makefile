@@ -9,7 +9,7 @@ VENV    := .venv
 PY      := $(VENV)/bin/python
 STAMPS  := build/stamps
 APT_PKGS := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm espeak-ng flite \
-            fluidsynth fluid-soundfont-gm sox clang libclang-rt-14-dev
+            fluidsynth fluid-soundfont-gm sox clang libclang-rt-14-dev clang-format
 PIP_EXTRAS := train,quantize,baselines,firmware,dev
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=

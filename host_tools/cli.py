@@ -17,8 +17,10 @@ import traceback
 from hushkit import __version__
 from hushkit.errors import HushkitError
 
-# (module, in the order the pipeline runs them). A module that fails to import because an
-# optional extra is missing only loses its own subcommand.
+# (module, in the order the pipeline runs them). Each imports its optional extras (torch,
+# TensorFlow, PlatformIO) inside its functions, so every subcommand is listed on the base
+# install and a missing extra fails only when its command runs; a module absent from this
+# checkout is left out.
 COMMAND_MODULES = (
     "hushkit.training.data_cli",
     "hushkit.training.train",
@@ -41,7 +43,7 @@ the pipeline, in order:
   hushkit train       train the streaming mask network
   hushkit eval        score it against classic and published baselines
   hushkit quantize    int8 TFLite model + parity report
-  hushkit export      TFLite Micro C array + config header for the firmware
+  hushkit export      C array + config header the firmware compiles the model in with
   hushkit build       build the firmware for a target
   hushkit emulate     boot it on QEMU with a TCP serial port
   hushkit stream      stream a WAV file through a board or the emulator

@@ -59,13 +59,14 @@ class FrameCodec:
         ]
         self.lib.hush_frame_decoder_get_size.restype = size
         self.lib.hush_frame_decoder_init.restype = ctypes.c_void_p
-        self.lib.hush_frame_decoder_init.argtypes = [ctypes.c_void_p]
+        self.lib.hush_frame_decoder_init.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
         self.lib.hush_frame_decoder_push.restype = ctypes.c_int
         self.lib.hush_frame_decoder_push.argtypes = [ctypes.c_void_p, ctypes.c_uint8]
         self.lib.hush_frame_decoder_frame.restype = ctypes.POINTER(ctypes.c_uint8)
         self.lib.hush_frame_decoder_frame.argtypes = [ctypes.c_void_p, ctypes.POINTER(size)]
-        self._decoder_mem = ctypes.create_string_buffer(self.lib.hush_frame_decoder_get_size())
-        self._decoder = self.lib.hush_frame_decoder_init(self._decoder_mem)
+        size = self.lib.hush_frame_decoder_get_size()
+        self._decoder_mem = ctypes.create_string_buffer(size)
+        self._decoder = self.lib.hush_frame_decoder_init(self._decoder_mem, size)
 
     def crc32(self, data: bytes) -> int:
         return self.lib.hush_frame_crc32(0, data, len(data))
@@ -99,7 +100,7 @@ class FrameCodec:
         return events
 
 
-# ---- int8 inference engine (firmware/core/src/hush_engine.c) ----
+# ---- int8 inference engine (firmware/core/src/hush_engine.c and its operator registry) ----
 
 ENGINE_STATUS_OK = 0
 ENGINE_STATUS_E_OP = 3
@@ -108,12 +109,13 @@ _TFLITE_INT8 = 9
 
 
 class EngineError(RuntimeError):
-    """An engine call failed; `status` is the hush_engine_status, `op` the failing builtin."""
+    """An engine call failed; `status` is the core's hush_status_t, `op` the failing builtin."""
 
-    def __init__(self, status: int, message: str, op: int = -1):
+    def __init__(self, status: int, message: str, op: int = -1, needed: int = 0):
         super().__init__(message)
         self.status = status
         self.op = op
+        self.needed = needed  # E_ARENA: the arena bytes the model needs
 
 
 class _TensorInfo(ctypes.Structure):
@@ -143,9 +145,12 @@ def _engine_api(lib: ctypes.CDLL) -> ctypes.CDLL:
     p, u8p = ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint8)
     info_p = ctypes.POINTER(_TensorInfo)
     sigs = {
-        "hush_engine_status_str": (ctypes.c_char_p, [ctypes.c_int]),
+        "hush_status_str": (ctypes.c_char_p, [ctypes.c_int]),
         "hush_engine_get_size": (ctypes.c_size_t, []),
-        "hush_engine_init": (ctypes.c_int, [p, u8p, ctypes.c_size_t, u8p, ctypes.c_size_t]),
+        "hush_engine_init": (
+            ctypes.c_int,
+            [p, ctypes.c_size_t, u8p, ctypes.c_size_t, u8p, ctypes.c_size_t],
+        ),
         "hush_engine_arena_used": (ctypes.c_size_t, [p]),
         "hush_engine_arena_persistent": (ctypes.c_size_t, [p]),
         "hush_engine_num_inputs": (ctypes.c_int, [p]),
@@ -156,6 +161,9 @@ def _engine_api(lib: ctypes.CDLL) -> ctypes.CDLL:
         "hush_engine_find_output": (ctypes.c_int, [p, ctypes.c_char_p]),
         "hush_engine_invoke": (ctypes.c_int, [p]),
         "hush_engine_unsupported_op": (ctypes.c_int, [p]),
+        "hush_engine_op_count": (ctypes.c_int, []),
+        "hush_engine_op_code": (ctypes.c_int32, [ctypes.c_int]),
+        "hush_engine_op_name": (ctypes.c_char_p, [ctypes.c_int]),
     }
     for name, (restype, argtypes) in sigs.items():
         fn = getattr(lib, name)
@@ -165,7 +173,16 @@ def _engine_api(lib: ctypes.CDLL) -> ctypes.CDLL:
 
 
 def engine_status_str(status: int, lib: ctypes.CDLL | None = None) -> str:
-    return _engine_api(lib or load_library()).hush_engine_status_str(status).decode()
+    return _engine_api(lib or load_library()).hush_status_str(status).decode()
+
+
+def engine_ops(lib: ctypes.CDLL | None = None) -> dict[str, int]:
+    """The engine's operator registry (hush_op_registry.c): TFLite builtin name -> code."""
+    api = _engine_api(lib or load_library())
+    return {
+        api.hush_engine_op_name(i).decode(): int(api.hush_engine_op_code(i))
+        for i in range(api.hush_engine_op_count())
+    }
 
 
 class Engine:
@@ -189,17 +206,22 @@ class Engine:
             ctypes.addressof(self._model_buf) + off, ctypes.POINTER(ctypes.c_uint8)
         )
         self._arena = (ctypes.c_uint8 * max(arena_size, 1))()
-        self._state = (ctypes.c_uint64 * ((self._lib.hush_engine_get_size() + 7) // 8))()
+        state_size = self._lib.hush_engine_get_size()
+        self._state = (ctypes.c_uint64 * ((state_size + 7) // 8))()
         self._e = ctypes.cast(self._state, ctypes.c_void_p)
-        status = self._lib.hush_engine_init(self._e, model_ptr, len(model), self._arena, arena_size)
+        status = self._lib.hush_engine_init(
+            self._e, state_size, model_ptr, len(model), self._arena, arena_size
+        )
         if status != ENGINE_STATUS_OK:
             op = self._lib.hush_engine_unsupported_op(self._e)
             msg = f"engine init failed: {engine_status_str(status, self._lib)}"
             if op >= 0:
-                msg += f" (builtin operator {_builtin_name(op)})"
+                msg += f" (builtin operator {_builtin_name(op, self._lib)})"
+            needed = 0
             if status == ENGINE_STATUS_E_ARENA:  # the engine still reports what it needs
-                msg += f" (needs {self._lib.hush_engine_arena_used(self._e)} bytes)"
-            raise EngineError(status, msg, op)
+                needed = int(self._lib.hush_engine_arena_used(self._e))
+                msg += f" (needs {needed} bytes)"
+            raise EngineError(status, msg, op, needed)
         self.inputs = [
             self._info(i, False) for i in range(self._lib.hush_engine_num_inputs(self._e))
         ]
@@ -256,25 +278,19 @@ class Engine:
             raise EngineError(status, f"invoke failed: {engine_status_str(status, self._lib)}")
 
 
-_BUILTIN_NAMES = {
-    0: "ADD",
-    2: "CONCATENATION",
+# Names of a few builtins the engine does not run, for its error messages; the ones it runs
+# come from its registry.
+_OTHER_BUILTIN_NAMES = {
     3: "CONV_2D",
     4: "DEPTHWISE_CONV_2D",
-    9: "FULLY_CONNECTED",
-    14: "LOGISTIC",
-    18: "MUL",
-    22: "RESHAPE",
-    25: "SOFTMAX",
-    28: "TANH",
-    41: "SUB",
-    114: "QUANTIZE",
     6: "DEQUANTIZE",
+    25: "SOFTMAX",
 }
 
 
-def _builtin_name(code: int) -> str:
-    return f"{_BUILTIN_NAMES.get(code, 'builtin')} ({code})"
+def _builtin_name(code: int, lib: ctypes.CDLL | None = None) -> str:
+    names = {c: n for n, c in engine_ops(lib).items()} | _OTHER_BUILTIN_NAMES
+    return f"{names.get(code, 'builtin')} ({code})"
 
 
 class PipelineError(RuntimeError):
@@ -300,9 +316,11 @@ def _declare_pipeline(lib: ctypes.CDLL) -> None:
     lib.hush_pipeline_get_size.restype = ctypes.c_size_t
     lib.hush_pipeline_get_size.argtypes = []
     lib.hush_pipeline_init.restype = ctypes.c_int
-    lib.hush_pipeline_init.argtypes = [vp, ctypes.c_int, vp, ctypes.c_size_t, vp, ctypes.c_size_t]
-    lib.hush_pipeline_error_str.restype = ctypes.c_char_p
-    lib.hush_pipeline_error_str.argtypes = [ctypes.c_int]
+    lib.hush_pipeline_init.argtypes = [
+        vp, ctypes.c_size_t, ctypes.c_int, vp, ctypes.c_size_t, vp, ctypes.c_size_t
+    ]
+    lib.hush_status_str.restype = ctypes.c_char_p
+    lib.hush_status_str.argtypes = [ctypes.c_int]
     lib.hush_pipeline_reset.restype = None
     lib.hush_pipeline_reset.argtypes = [vp]
     lib.hush_pipeline_hop.restype = ctypes.c_int
@@ -345,9 +363,10 @@ class Pipeline:
         # The engine reads weights in place: these buffers must live as long as the pipeline.
         self._model = ctypes.create_string_buffer(bytes(model), len(model))
         self._arena = ctypes.create_string_buffer(arena_bytes)
-        self._state = ctypes.create_string_buffer(self.lib.hush_pipeline_get_size())
+        state_size = self.lib.hush_pipeline_get_size()
+        self._state = ctypes.create_string_buffer(state_size)
         err = self.lib.hush_pipeline_init(
-            self._state, n_fft, self._model, len(model), self._arena, arena_bytes
+            self._state, state_size, n_fft, self._model, len(model), self._arena, arena_bytes
         )
         if err:
             raise PipelineError(f"pipeline init failed: {self.error_str(err)} ({err})")
@@ -359,7 +378,7 @@ class Pipeline:
         self.state_size = tap.state_size
 
     def error_str(self, err: int) -> str:
-        return self.lib.hush_pipeline_error_str(err).decode()
+        return self.lib.hush_status_str(err).decode()
 
     @property
     def arena_used(self) -> int:

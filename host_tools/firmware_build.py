@@ -12,7 +12,6 @@ import argparse
 import dataclasses
 import json
 import os
-import re
 import shutil
 import struct
 import subprocess
@@ -20,12 +19,11 @@ import sys
 import time
 from pathlib import Path
 
-from hushkit import targets
+from hushkit import build_config, targets
 
 PIO_CORE_DIR = targets.REPO_ROOT / "build" / "pio-core"
 DEFAULT_MODEL_DIR = targets.REPO_ROOT / "build" / "export"
 SHIPPED_MODEL = targets.REPO_ROOT / "quantize" / "pretrained" / "default.tflite"
-CMSIS_SOURCES_MK = targets.FIRMWARE_DIR / "cmsis_sources.mk"
 CMSIS_DSP_DIR = targets.FIRMWARE_DIR / "third_party" / "CMSIS-DSP"
 FETCH_DEPS = targets.FIRMWARE_DIR / "fetch_deps.sh"
 TOOLCHAIN_CC = "arm-none-eabi-gcc"
@@ -104,14 +102,8 @@ def prepare_pio_core(core_dir: Path = PIO_CORE_DIR) -> Path:
 
 
 def cmsis_sources() -> list[str]:
-    """CMSIS_DSP_SOURCES of firmware/cmsis_sources.mk (Make syntax, `\\` continuations)."""
-    text = CMSIS_SOURCES_MK.read_text().replace("\\\n", " ")
-    sources: list[str] = []
-    for line in text.splitlines():
-        match = re.match(r"\s*CMSIS_DSP_SOURCES\s*(\+=|:=|\?=|=)\s*(.*)$", line.split("#")[0])
-        if match:
-            sources = (sources if match.group(1) == "+=" else []) + match.group(2).split()
-    return sources
+    """CMSIS_DSP_SOURCES of firmware/build_config.mk."""
+    return build_config.read()["CMSIS_DSP_SOURCES"]
 
 
 def check_toolchain() -> None:

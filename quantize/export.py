@@ -16,11 +16,9 @@ only operators of `hushkit.quantize.opset`, a DSP configuration the firmware sup
 from __future__ import annotations
 
 import argparse
-import ctypes
 import dataclasses
 import hashlib
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -31,8 +29,9 @@ from hushkit.training import dsp
 GENERATOR = "hushkit export"
 BYTES_PER_LINE = 12
 ARENA_ALIGN = 16  # bytes; HUSH_ARENA_BYTES is a multiple of it
-# HUSH_ARENA_BYTES is measured: the engine (hush_engine.c) is built for the host as well
-# (`make -C firmware/host`), and its init plans the arena exactly as on the device.
+# HUSH_ARENA_BYTES is measured, always the same way: the engine (firmware/core) is built for
+# the host as well (`make -C firmware/host`), and its init plans the arena exactly as on the
+# device. There is no estimate to fall back on: without the host library the export fails.
 # hush_engine_arena_used() leaves out the up to ENGINE_ALIGN - 1 bytes it may skip to align
 # the arena's start (the firmware's arena is alignas(16), so none there; counted anyway).
 # No 32-bit/64-bit margin is needed on top: everything the engine keeps in the arena has a
@@ -42,12 +41,6 @@ ARENA_ALIGN = 16  # bytes; HUSH_ARENA_BYTES is a multiple of it
 # engine's state struct, not in the arena. Had the arena held pointer-sized data, the 64-bit
 # host would need more than the 32-bit Cortex-M, never less.
 ENGINE_ALIGN = 8
-# Fallback when the host library is not built (or older than the engine's sources): the
-# engine's persistent layout, modelled, plus every activation without reuse (an upper bound).
-INT32_BYTES = 4
-INT16_BYTES = 2
-ACTIVATION_TABLE_BYTES = 256  # LOGISTIC/TANH lookup table, one int8 output per input byte
-TABLE_OPS = ("LOGISTIC", "TANH")
 # DSP framings the firmware's pipeline is built for (CMSIS rfft size-specific inits).
 FIRMWARE_DSP = ("default", "lowlatency")
 IO_NAMES = contract.IO_NAMES
@@ -60,10 +53,8 @@ class ExportError(ValueError):
 @dataclasses.dataclass(frozen=True)
 class ArenaSize:
     total: int  # HUSH_ARENA_BYTES
-    used: int  # what the engine plans (measured) or what the model of its plan gives
-    measured: bool
-    note: str  # where `used` comes from, for the header
-    reason: str = ""  # why it was not measured
+    used: int  # what the host build of the engine plans for this model
+    note: str = "measured with the host build of the firmware engine"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,63 +75,23 @@ def _align(n: int, to: int) -> int:
     return -(-n // to) * to
 
 
-def activation_bound(info: tflite_model.ModelInfo) -> int:
-    """Bytes of every activation tensor side by side: what any lifetime-sharing plan stays
-    under (each tensor is placed at the end of one placed before it, or at 0)."""
-    return sum(_align(t.nbytes, ENGINE_ALIGN) for t in info.tensors if not t.is_constant)
-
-
-def estimate_persistent(info: tflite_model.ModelInfo) -> int:
-    """Bytes of per-op constants and scratch the engine keeps, by its layout (hush_engine.c)."""
-    total = 0
-    for op in info.operators:
-        if op.op == "FULLY_CONNECTED":
-            w = info.tensors[op.inputs[1]]
-            rows, depth = w.shape[0], w.shape[-1]
-            channels = rows if w.n_scales > 1 else 1
-            total += (
-                _align(rows * INT32_BYTES, ENGINE_ALIGN)
-                + 2 * _align(channels * INT32_BYTES, ENGINE_ALIGN)
-                + _align(_align(depth, 4) * INT16_BYTES, ENGINE_ALIGN)
-            )
-        elif op.op in TABLE_OPS:
-            total += ACTIVATION_TABLE_BYTES
-    return total
-
-
-def _host_library() -> tuple[ctypes.CDLL | None, str]:
-    """The host build of the engine, or the reason it cannot be used to measure."""
+def arena_size(data: bytes) -> ArenaSize:
+    """HUSH_ARENA_BYTES for this model: what the host build of the engine plans for it."""
     from hushkit import corelib
 
-    path = Path(os.environ.get("HUSHKIT_CORELIB", corelib.DEFAULT_LIBRARY))
     try:
         lib = corelib.load_library()
     except corelib.CoreLibraryMissing as exc:
-        return None, str(exc)
-    # A library older than the engine's sources may plan a smaller arena than the firmware.
-    sources = corelib.REPO_ROOT / "firmware" / "core"
-    newest = max((f.stat().st_mtime for f in sources.glob("*/hush_*.[ch]")), default=0.0)
-    if path.exists() and newest > path.stat().st_mtime:
-        return None, f"{path} is older than {sources}: rebuild with `make -C firmware/host`"
-    return lib, ""
-
-
-def arena_size(data: bytes, info: tflite_model.ModelInfo) -> ArenaSize:
-    """HUSH_ARENA_BYTES for this model: measured with the host engine when it is built."""
-    estimate = estimate_persistent(info) + activation_bound(info)
-    lib, why = _host_library()
-    if lib is None:
-        total = _align(estimate + ENGINE_ALIGN - 1, ARENA_ALIGN)
-        return ArenaSize(total, estimate, False, "estimated: host engine library unusable", why)
-    from hushkit import corelib
-
+        raise ExportError(f"the arena size is measured with the host engine: {exc}") from None
     try:
-        engine = corelib.Engine(data, max(corelib.Engine.DEFAULT_ARENA, 4 * estimate), lib)
+        engine = corelib.Engine(data, corelib.Engine.DEFAULT_ARENA, lib)
     except corelib.EngineError as exc:
-        raise ExportError(f"the firmware engine rejects this model: {exc}") from None
+        if exc.status != corelib.ENGINE_STATUS_E_ARENA:
+            raise ExportError(f"the firmware engine rejects this model: {exc}") from None
+        # larger than the default trial arena: the engine reported what it needs
+        engine = corelib.Engine(data, exc.needed, lib)
     used = engine.arena_used
-    total = _align(used + ENGINE_ALIGN - 1, ARENA_ALIGN)
-    return ArenaSize(total, used, True, "measured with the host build of the firmware engine")
+    return ArenaSize(_align(used + ENGINE_ALIGN - 1, ARENA_ALIGN), used)
 
 
 def check_model(data: bytes, expect_dsp: str | None = None) -> Checked:
@@ -171,7 +122,7 @@ def check_model(data: bytes, expect_dsp: str | None = None) -> Checked:
     s_in, s_out = io["state_in"], io["state_out"]
     if (s_in.scale, s_in.zero_point) != (s_out.scale, s_out.zero_point):
         raise ExportError("state_in and state_out are on different int8 grids")
-    arena = arena_size(data, info)
+    arena = arena_size(data)
     return Checked(data, hashlib.sha256(data).hexdigest(), info, cfg, metadata, arena)
 
 
@@ -318,8 +269,6 @@ def _cli(args: argparse.Namespace) -> int:
     except (ValueError, FileNotFoundError) as exc:  # ExportError, TFLiteFormatError, op errors
         print(f"error: {args.model}: {exc}", file=sys.stderr)
         return 2
-    if not model.arena.measured:
-        print(f"warning: arena size not measured: {model.arena.reason}", file=sys.stderr)
     print(
         f"wrote {args.out}: model {len(model.data)} bytes (sha256 {model.sha256[:12]}), "
         f"DSP {model.dsp.name}, state {model.info.io_tensor('state_in').shape[-1]}, "

@@ -97,40 +97,37 @@ def _header_macros(folder: Path) -> dict[str, str]:
     return dict(re.findall(r"#define (HUSH_\w+) (.+?)(?: /\*.*)?$", text, re.M))
 
 
-def test_arena_covers_what_the_engine_needs(models, tmp_path):
-    """HUSH_ARENA_BYTES, and the fallback estimate, hold the engine's real plan."""
+def test_arena_is_what_the_engine_plans(models, tmp_path):
+    """HUSH_ARENA_BYTES is the host engine's measured plan (rounded up), on every export."""
     from hushkit import corelib
 
-    try:
-        corelib.load_library()
-    except corelib.CoreLibraryMissing as exc:
-        pytest.skip(str(exc))
     for name, path in models.items():
         data = path.read_bytes()
         checked = export.export(path, tmp_path / name)
         arena = int(_header_macros(tmp_path / name)["HUSH_ARENA_BYTES"])
         needed = corelib.Engine(data).arena_used
-        assert needed <= arena
+        assert checked.arena.used == needed <= arena < needed + export.ENGINE_ALIGN + 16
         assert corelib.Engine(data, arena).arena_used == needed  # init succeeds at that size
         with pytest.raises(corelib.EngineError, match="needs"):
             corelib.Engine(data, needed - 1)
-        if checked.arena.measured:
-            assert checked.arena.used == needed
-        info = tflite_model.describe(data)
-        assert export.estimate_persistent(info) + export.activation_bound(info) >= needed
+        # the same model exports the same header again
+        export.export(path, tmp_path / f"{name}-again")
+        again = (tmp_path / f"{name}-again" / "hush_model_config.h").read_text()
+        assert again == (tmp_path / name / "hush_model_config.h").read_text()
 
 
-def test_arena_falls_back_to_estimate_without_host_engine(models, tmp_path, monkeypatch, capsys):
+def test_export_without_host_engine_fails_with_the_fix(models, tmp_path, monkeypatch, capsys):
+    from hushkit import corelib
     from hushkit.cli import main
 
-    monkeypatch.setattr(export, "_host_library", lambda: (None, "library not built"))
-    assert main(["export", str(models["default"]), "--out", str(tmp_path)]) == 0
-    assert "library not built" in capsys.readouterr().err
-    text = (tmp_path / "hush_model_config.h").read_text()
-    assert "estimated" in text and "library not built" not in text
-    info = tflite_model.describe(models["default"].read_bytes())
-    estimate = export.estimate_persistent(info) + export.activation_bound(info)
-    assert int(_header_macros(tmp_path)["HUSH_ARENA_BYTES"]) >= estimate
+    def missing():
+        raise corelib.CoreLibraryMissing("libhushcore.so not found: `make -C firmware/host`")
+
+    monkeypatch.setattr(corelib, "load_library", missing)
+    assert main(["export", str(models["default"]), "--out", str(tmp_path)]) != 0
+    err = capsys.readouterr().err
+    assert "arena size is measured with the host engine" in err and "make -C firmware/host" in err
+    assert not (tmp_path / "hush_model_config.h").exists()
 
 
 @pytest.mark.skipif(shutil.which("gcc") is None, reason="needs a host C compiler")

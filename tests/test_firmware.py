@@ -42,13 +42,6 @@ def test_qemu_command_line():
     assert "-icount" not in emulator.qemu_command("qemu-m4", Path("fw.elf"), "stdio", icount=False)
 
 
-def test_cmsis_source_list_parses_make_syntax(tmp_path, monkeypatch):
-    mk = tmp_path / "cmsis_sources.mk"
-    mk.write_text("# comment\nCMSIS_DSP_SOURCES := a.c \\\n    b.c\nCMSIS_DSP_SOURCES += c.c\n")
-    monkeypatch.setattr(firmware_build, "CMSIS_SOURCES_MK", mk)
-    assert firmware_build.cmsis_sources() == ["a.c", "b.c", "c.c"]
-
-
 def test_missing_model_files_are_named(tmp_path):
     (tmp_path / "model_data.c").write_text("")
     with pytest.raises(firmware_build.BuildError, match="model_data.h, hush_model_config.h"):

@@ -149,8 +149,8 @@ uint8_t app_model_activate(unsigned region, const char **detail)
         return HUSH_STATUS_MODEL_INVALID;
     }
     hush_pipeline *next = (hush_pipeline *)s_model.mem[spare];
-    const int rc = hush_pipeline_init(next, HUSH_N_FFT, body, len, s_model.arena[spare],
-                                      s_model.arena_bytes[spare]);
+    const int rc = hush_pipeline_init(next, s_model.mem_bytes[spare], HUSH_N_FFT, body, len,
+                                      s_model.arena[spare], s_model.arena_bytes[spare]);
     if (rc != HUSH_PIPELINE_OK) {
         *detail = hush_pipeline_error_str(rc);
         return HUSH_STATUS_MODEL_INVALID;

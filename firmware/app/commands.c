@@ -65,7 +65,7 @@ hush_cmd_ctx *hush_cmd_init(void *mem, size_t mem_size, hush_pipeline *pipeline,
     ctx->pipeline = pipeline;
     ctx->info = info;
     ctx->init_status = init_status;
-    ctx->decoder = hush_frame_decoder_init(ctx->decoder_mem);
+    ctx->decoder = hush_frame_decoder_init(ctx->decoder_mem, sizeof ctx->decoder_mem);
     clear_stats(ctx);
     return ctx;
 }

@@ -1,7 +1,8 @@
 /* commands: the firmware side of the serial protocol (hush_protocol.h).
  *
  * Turns received bytes into replies: frame decoding (hush_frame), command dispatch (INFO,
- * PROCESS, STATS, SET, RESET), per-hop cost and statistics. It calls the pipeline API and
+ * PROCESS, STATS, SET, RESET, SAFETY here; the audio commands go to audio_path.c, the flash
+ * and model commands to app_flash.c), per-hop cost and statistics. It calls the pipeline API and
  * the HAL's timer and stack probes, never a register, so it runs unchanged on every target.
  *
  * Use from the main loop:

@@ -33,9 +33,6 @@
 /* Bytes read from the UART ring per pass of the loop. */
 #define RX_CHUNK_BYTES 64u
 
-/* Pipeline init status when the static pipeline storage is smaller than the core needs. */
-#define PIPELINE_E_STORAGE (-199)
-
 static alignas(16) uint8_t s_pipeline_mem[PIPELINE_MEM_BYTES];
 /* Tensor arena, sized by the exporter for this model (HUSH_ARENA_BYTES). */
 static alignas(16) uint8_t s_arena[HUSH_ARENA_BYTES];
@@ -60,19 +57,20 @@ static int pipeline_setup(hush_pipeline **out)
 {
     if (hush_pipeline_get_size() > sizeof s_pipeline_mem) {
         *out = NULL;
-        return PIPELINE_E_STORAGE;
+        return HUSH_E_MEMORY; /* the static storage is smaller than the core needs */
     }
     *out = (hush_pipeline *)s_pipeline_mem;
     const uint8_t *model = hush_model_data;
     size_t model_len = hush_model_data_len;
     s_model_region = app_model_boot_choice(&model, &model_len, s_model_sha);
-    int rc = hush_pipeline_init(*out, HUSH_N_FFT, model, model_len, s_arena, sizeof s_arena);
+    int rc = hush_pipeline_init(*out, sizeof s_pipeline_mem, HUSH_N_FFT, model, model_len,
+                                s_arena, sizeof s_arena);
     if (rc != HUSH_PIPELINE_OK && s_model_region >= 0) {
         /* A recorded pushed model that no longer sets up: run the compiled-in one. */
         s_model_region = -1;
         memcpy(s_model_sha, HUSH_MODEL_SHA256, sizeof HUSH_MODEL_SHA256);
-        rc = hush_pipeline_init(*out, HUSH_N_FFT, hush_model_data, hush_model_data_len, s_arena,
-                                sizeof s_arena);
+        rc = hush_pipeline_init(*out, sizeof s_pipeline_mem, HUSH_N_FFT, hush_model_data,
+                                hush_model_data_len, s_arena, sizeof s_arena);
     }
     return rc;
 }

@@ -9,19 +9,20 @@
 
 static int failures;
 
-#define CHECK(cond)                                                                       \
-    do {                                                                                  \
-        if (!(cond)) {                                                                    \
-            printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);                        \
-            ++failures;                                                                   \
-        }                                                                                 \
+#define CHECK(cond)                                                \
+    do {                                                           \
+        if (!(cond)) {                                             \
+            printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond); \
+            ++failures;                                            \
+        }                                                          \
     } while (0)
 
 static _Alignas(8) uint8_t engine_mem[1 << 16];
 static _Alignas(16) uint8_t arena[1 << 16];
 static uint8_t model_copy[sizeof engine_fixture];
 
-static void test_fixed_point(void) {
+static void test_fixed_point(void)
+{
     /* The one overflow case of the doubling high multiply saturates. */
     CHECK(hush_kern_srdhm(INT32_MIN, INT32_MIN) == INT32_MAX);
     CHECK(hush_kern_srdhm(1 << 30, 1 << 30) == 1 << 29); /* 0.5 * 0.5 = 0.25 */
@@ -68,7 +69,8 @@ static void test_fixed_point(void) {
     CHECK(t1 > 0.761593 && t1 < 0.761595);
 }
 
-static void test_activation_range(void) {
+static void test_activation_range(void)
+{
     int32_t lo = 0;
     int32_t hi = 0;
     CHECK(hush_kern_activation_range(0, 0.1f, 3, &lo, &hi) == 0 && lo == -128 && hi == 127);
@@ -77,16 +79,20 @@ static void test_activation_range(void) {
     CHECK(hush_kern_activation_range(4, 0.1f, 0, &lo, &hi) == -1); /* fused TANH */
 }
 
-static hush_engine *engine(void) { return (hush_engine *)(void *)engine_mem; }
+static hush_engine *engine(void)
+{
+    return (hush_engine *)(void *)engine_mem;
+}
 
-static void test_valid_model(void) {
+static void test_valid_model(void)
+{
     CHECK(hush_engine_get_size() <= sizeof engine_mem);
     hush_engine *e = engine();
-    hush_engine_status s =
-        hush_engine_init(e, engine_fixture, sizeof engine_fixture, arena, sizeof arena);
-    CHECK(s == HUSH_ENGINE_OK);
-    if (s != HUSH_ENGINE_OK) {
-        printf("  init: %s\n", hush_engine_status_str(s));
+    hush_status_t s = hush_engine_init(e, sizeof engine_mem, engine_fixture, sizeof engine_fixture,
+                                       arena, sizeof arena);
+    CHECK(s == HUSH_OK);
+    if (s != HUSH_OK) {
+        printf("  init: %s\n", hush_status_str(s));
         return;
     }
     const size_t used = hush_engine_arena_used(e);
@@ -106,7 +112,7 @@ static void test_valid_model(void) {
     for (int32_t i = 0; i < in_info.num_elements; ++i) {
         in[i] = (int8_t)(i * 37 - 100);
     }
-    CHECK(hush_engine_invoke(e) == HUSH_ENGINE_OK);
+    CHECK(hush_engine_invoke(e) == HUSH_OK);
     int8_t first[256];
     const int32_t n_out = out_info.num_elements;
     CHECK(n_out > 0 && n_out <= 256);
@@ -116,31 +122,33 @@ static void test_valid_model(void) {
         CHECK(out[i] >= out_info.zero_point);
     }
     /* Same input, same output: no hidden state in a feed-forward model. */
-    CHECK(hush_engine_invoke(e) == HUSH_ENGINE_OK);
+    CHECK(hush_engine_invoke(e) == HUSH_OK);
     CHECK(memcmp(first, out, (size_t)n_out) == 0);
 
     /* The measured size is exact: one byte less fails, the exact size works at any offset. */
-    CHECK(hush_engine_init(e, engine_fixture, sizeof engine_fixture, arena, used - 1) ==
-          HUSH_ENGINE_E_ARENA);
+    CHECK(hush_engine_init(e, sizeof engine_mem, engine_fixture, sizeof engine_fixture, arena,
+                           used - 1) == HUSH_E_ARENA);
     CHECK(hush_engine_arena_used(e) == used); /* still reports the need */
-    CHECK(hush_engine_init(e, engine_fixture, sizeof engine_fixture, arena, used) ==
-          HUSH_ENGINE_OK);
-    CHECK(hush_engine_init(e, engine_fixture, sizeof engine_fixture, arena + 3, used + 8) ==
-          HUSH_ENGINE_OK);
-    CHECK(hush_engine_init(e, engine_fixture, sizeof engine_fixture, NULL, 0) ==
-          HUSH_ENGINE_E_ARENA);
+    CHECK(hush_engine_init(e, sizeof engine_mem, engine_fixture, sizeof engine_fixture, arena,
+                           used) == HUSH_OK);
+    CHECK(hush_engine_init(e, sizeof engine_mem, engine_fixture, sizeof engine_fixture, arena + 3,
+                           used + 8) == HUSH_OK);
+    CHECK(hush_engine_init(e, sizeof engine_mem, engine_fixture, sizeof engine_fixture, NULL, 0) ==
+          HUSH_E_ARENA);
 }
 
-static void test_corrupt_models(void) {
+static void test_corrupt_models(void)
+{
     hush_engine *e = engine();
-    CHECK(hush_engine_init(e, NULL, 0, arena, sizeof arena) == HUSH_ENGINE_E_MODEL);
+    CHECK(hush_engine_init(e, sizeof engine_mem, NULL, 0, arena, sizeof arena) == HUSH_E_MODEL);
     static const uint8_t junk[64] = {1, 2, 3, 4, 5, 6, 7, 8};
-    CHECK(hush_engine_init(e, junk, sizeof junk, arena, sizeof arena) == HUSH_ENGINE_E_MODEL);
+    CHECK(hush_engine_init(e, sizeof engine_mem, junk, sizeof junk, arena, sizeof arena) ==
+          HUSH_E_MODEL);
     /* Every truncation is rejected, never read past. */
     int truncated_ok = 0;
     for (size_t n = 0; n < sizeof engine_fixture; ++n) {
         memcpy(model_copy, engine_fixture, n);
-        if (hush_engine_init(e, model_copy, n, arena, sizeof arena) == HUSH_ENGINE_OK) {
+        if (hush_engine_init(e, sizeof engine_mem, model_copy, n, arena, sizeof arena) == HUSH_OK) {
             ++truncated_ok;
         }
     }
@@ -155,21 +163,22 @@ static void test_corrupt_models(void) {
             lcg = lcg * 1664525u + 1013904223u;
             model_copy[(lcg >> 8) % sizeof engine_fixture] ^= (uint8_t)(1u << ((lcg >> 4) & 7u));
         }
-        if (hush_engine_init(e, model_copy, sizeof model_copy, arena, sizeof arena) ==
-            HUSH_ENGINE_OK) {
-            CHECK(hush_engine_invoke(e) == HUSH_ENGINE_OK);
+        if (hush_engine_init(e, sizeof engine_mem, model_copy, sizeof model_copy, arena,
+                             sizeof arena) == HUSH_OK) {
+            CHECK(hush_engine_invoke(e) == HUSH_OK);
             ++accepted;
         }
     }
     CHECK(accepted > 0 && accepted < 4000);
     /* The status strings are all distinct and non-empty. */
-    for (int s = HUSH_ENGINE_OK; s <= HUSH_ENGINE_E_SHAPE; ++s) {
-        CHECK(strlen(hush_engine_status_str((hush_engine_status)s)) > 0);
+    for (int s = HUSH_OK; s <= HUSH_E_MEMORY; ++s) {
+        CHECK(strlen(hush_status_str((hush_status_t)s)) > 0);
     }
 }
 
 /* xorshift32: a fixed, portable sequence so a failure reproduces. */
-static uint32_t next_random(uint32_t *state) {
+static uint32_t next_random(uint32_t *state)
+{
     uint32_t x = *state;
     x ^= x << 13;
     x ^= x >> 17;
@@ -181,9 +190,10 @@ static uint32_t next_random(uint32_t *state) {
 /* The kernels' fast requantization against the exact reference inside the bounds the kernels
  * prove before taking it: |x| < 2^30, shift in [-30, -1], any non-negative multiplier. Edge
  * values (bounds, ties, zero) are mixed in with uniform ones. */
-static void test_fast_requant(void) {
-    static const int32_t edge_x[] = {0, 1, -1, 2, -2, (1 << 30) - 1, -((1 << 30) - 1), 1 << 29,
-                                     -(1 << 29)};
+static void test_fast_requant(void)
+{
+    static const int32_t edge_x[] = {0,       1,         -1, 2, -2, (1 << 30) - 1, -((1 << 30) - 1),
+                                     1 << 29, -(1 << 29)};
     static const int32_t edge_m[] = {0, 1, 1 << 30, INT32_MAX, (1 << 30) + 1};
     uint32_t state = 0x9e3779b9u;
     int32_t mismatches = 0;
@@ -203,8 +213,7 @@ static void test_fast_requant(void) {
         const int shift = -1 - (int)((r >> 12) % 30u);
         if (hush_kern_mul_by_qm_fast(x, m, shift) != hush_kern_mul_by_qm(x, m, shift)) {
             if (mismatches < 5) {
-                printf("fast requantize differs: x %ld m %ld shift %d\n", (long)x, (long)m,
-                       shift);
+                printf("fast requantize differs: x %ld m %ld shift %d\n", (long)x, (long)m, shift);
             }
             ++mismatches;
         }
@@ -214,8 +223,48 @@ static void test_fast_requant(void) {
     CHECK(mismatches == 0);
 }
 
-int main(void) {
+/* Engine memory one byte short, or not aligned for a pointer, is refused before anything is
+ * written to it; the exact size at an aligned address is accepted. */
+static void test_state_memory_checked(void)
+{
+    static uint8_t arena[1 << 16];
+    const size_t need = hush_engine_get_size();
+    CHECK(need <= sizeof engine_mem - 8);
+    memset(engine_mem, 0xA5, sizeof engine_mem);
+    CHECK(hush_engine_init(engine(), need - 1, engine_fixture, sizeof engine_fixture, arena,
+                           sizeof arena) == HUSH_E_MEMORY);
+    CHECK(engine_mem[0] == 0xA5);
+    hush_engine *shifted = (hush_engine *)(void *)(engine_mem + 1);
+    CHECK(hush_engine_init(shifted, need, engine_fixture, sizeof engine_fixture, arena,
+                           sizeof arena) == HUSH_E_MEMORY);
+    CHECK(engine_mem[1] == 0xA5);
+    CHECK(hush_engine_init(NULL, need, engine_fixture, sizeof engine_fixture, arena,
+                           sizeof arena) == HUSH_E_MEMORY);
+    CHECK(hush_engine_init(engine(), need, engine_fixture, sizeof engine_fixture, arena,
+                           sizeof arena) == HUSH_OK);
+}
+
+/* The registry lists each operator once, with a name, and nothing past its end. */
+static void test_op_registry(void)
+{
+    const int n = hush_engine_op_count();
+    CHECK(n > 0);
+    for (int i = 0; i < n; ++i) {
+        CHECK(hush_engine_op_name(i) != NULL && hush_engine_op_code(i) >= 0);
+        for (int k = 0; k < i; ++k) {
+            CHECK(hush_engine_op_code(k) != hush_engine_op_code(i));
+            CHECK(strcmp(hush_engine_op_name(k), hush_engine_op_name(i)) != 0);
+        }
+    }
+    CHECK(hush_engine_op_name(n) == NULL && hush_engine_op_code(n) == -1);
+    CHECK(hush_engine_op_name(-1) == NULL && hush_engine_op_code(-1) == -1);
+}
+
+int main(void)
+{
     test_fixed_point();
+    test_state_memory_checked();
+    test_op_registry();
     test_fast_requant();
     test_activation_range();
     test_valid_model();

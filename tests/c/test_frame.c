@@ -8,12 +8,12 @@
 
 static int failures;
 
-#define CHECK(cond)                                                                     \
-    do {                                                                                \
-        if (!(cond)) {                                                                  \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);    \
-            failures++;                                                                 \
-        }                                                                               \
+#define CHECK(cond)                                                                  \
+    do {                                                                             \
+        if (!(cond)) {                                                               \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+            failures++;                                                              \
+        }                                                                            \
     } while (0)
 
 static uint32_t rng_state = 12345u;
@@ -127,11 +127,17 @@ static int feed(hush_frame_decoder *dec, const uint8_t *bytes, size_t n, int *la
 
 static void test_decoder(void)
 {
-    static uint8_t mem[HUSH_FRAME_DECODER_MEM_BYTES];
+    static _Alignas(8) uint8_t mem[HUSH_FRAME_DECODER_MEM_BYTES + 8];
     static uint8_t wire[HUSH_FRAME_BUFFER_SIZE];
     static uint8_t payload[HUSH_PROTO_MAX_PAYLOAD + 1];
-    CHECK(hush_frame_decoder_get_size() <= sizeof mem);
-    hush_frame_decoder *dec = hush_frame_decoder_init(mem);
+    const size_t need = hush_frame_decoder_get_size();
+    CHECK(need <= HUSH_FRAME_DECODER_MEM_BYTES);
+    /* Short or misaligned memory is refused. */
+    CHECK(hush_frame_decoder_init(mem, need - 1) == NULL);
+    CHECK(hush_frame_decoder_init(mem + 1, need) == NULL);
+    CHECK(hush_frame_decoder_init(NULL, need) == NULL);
+    hush_frame_decoder *dec = hush_frame_decoder_init(mem, need);
+    CHECK(dec != NULL);
     for (size_t i = 0; i < sizeof payload; i++) {
         payload[i] = (uint8_t)(i % 7u == 0 ? 0 : rng_byte());
     }
@@ -199,8 +205,8 @@ static void test_seal_in_place(void)
         const size_t n_ref = hush_frame_encode(HUSH_OP_PROCESS | HUSH_PROTO_REPLY_FLAG, 0, 9,
                                                payload, sizes[s], ref, sizeof ref);
         memcpy(hush_frame_payload(buf), payload, sizes[s]);
-        const size_t n = hush_frame_seal(buf, HUSH_OP_PROCESS | HUSH_PROTO_REPLY_FLAG, 0, 9,
-                                         sizes[s]);
+        const size_t n =
+            hush_frame_seal(buf, HUSH_OP_PROCESS | HUSH_PROTO_REPLY_FLAG, 0, 9, sizes[s]);
         CHECK(n == n_ref && n > 0 && memcmp(buf, ref, n) == 0);
     }
 }

@@ -11,7 +11,7 @@
 #include "hush_stft.h"
 
 #define N_SAMPLES 8192
-#define TEST_PI 3.14159265358979323846
+#define TEST_PI   3.14159265358979323846
 
 static int failures;
 
@@ -63,8 +63,10 @@ static void test_reconstruction(int n_fft)
         max_err = err > max_err ? err : max_err;
         exact += err == 0;
     }
-    snprintf(what, sizeof what, "n_fft %d: unit-gain reconstruction, delay %d, max error %d LSB"
-             " (%ld/%d exact)", n_fft, delay, max_err, exact, N_SAMPLES);
+    snprintf(what, sizeof what,
+             "n_fft %d: unit-gain reconstruction, delay %d, max error %d LSB"
+             " (%ld/%d exact)",
+             n_fft, delay, max_err, exact, N_SAMPLES);
     check(max_err <= 1, what);
 
     /* Reset restores the initial state: a second pass gives the same output. */
@@ -88,7 +90,7 @@ static void test_spectrum(int n_fft)
 
     make_signal(in, n_fft);
     hush_stft_init(&s, n_fft);
-    hush_stft_analyze(&s, in, spec);          /* history: zeros, then hop samples */
+    hush_stft_analyze(&s, in, spec);             /* history: zeros, then hop samples */
     hush_stft_analyze(&s, in + n_fft / 2, spec); /* full window of signal */
     hush_stft_power(&s, spec, power);
 
@@ -105,8 +107,8 @@ static void test_spectrum(int n_fft)
         const double rel = fabs(power[k] - ref) / (ref + 1e-3);
         max_rel = rel > max_rel ? rel : max_rel;
     }
-    snprintf(what, sizeof what, "n_fft %d: power spectrum vs direct DFT, max rel error %.2e",
-             n_fft, max_rel);
+    snprintf(what, sizeof what, "n_fft %d: power spectrum vs direct DFT, max rel error %.2e", n_fft,
+             max_rel);
     check(max_rel < 1e-4, what);
 
     for (int k = 0; k <= n_fft / 2; k++) {
@@ -117,7 +119,8 @@ static void test_spectrum(int n_fft)
     hush_stft_apply_gains(&s, spec, gain);
     int ok = spec[0] == 0.0f && spec[1] == before[1] * (float)(n_fft / 2);
     for (int k = 1; k < n_fft / 2; k++) {
-        ok &= spec[2 * k] == before[2 * k] * (float)k && spec[2 * k + 1] == before[2 * k + 1] * (float)k;
+        ok &= spec[2 * k] == before[2 * k] * (float)k &&
+              spec[2 * k + 1] == before[2 * k + 1] * (float)k;
     }
     snprintf(what, sizeof what, "n_fft %d: gains map to DC, Nyquist and (re, im) pairs", n_fft);
     check(ok, what);
@@ -213,11 +216,12 @@ static void test_rint(void)
         ok &= hush_rintf(in[i]) == rintf(in[i]);
     }
     check(ok, "hush_rintf rounds half to even like rintf");
-    check(hush_round_clamp(1e30f, -128, 127) == 127 && hush_round_clamp(-1e30f, -128, 127) == -128
-              && hush_round_clamp(NAN, -128, 127) == -128 && hush_round_clamp(126.6f, -128, 127) == 127,
-          "hush_round_clamp saturates");
-    const float sat_in[] = {0.5f, 1.5f, -2.5f, 32766.5f, 32767.4f, 32767.5f, -32768.5f, -32767.5f,
-                            1e30f, -1e30f, 12345.678f};
+    check(
+        hush_round_clamp(1e30f, -128, 127) == 127 && hush_round_clamp(-1e30f, -128, 127) == -128 &&
+            hush_round_clamp(NAN, -128, 127) == -128 && hush_round_clamp(126.6f, -128, 127) == 127,
+        "hush_round_clamp saturates");
+    const float sat_in[] = {0.5f,      1.5f,      -2.5f, 32766.5f, 32767.4f,  32767.5f,
+                            -32768.5f, -32767.5f, 1e30f, -1e30f,   12345.678f};
     ok = 1;
     for (size_t i = 0; i < sizeof sat_in / sizeof sat_in[0]; i++) {
         ok &= hush_round_sat16(sat_in[i]) == hush_round_clamp(sat_in[i], INT16_MIN, INT16_MAX);

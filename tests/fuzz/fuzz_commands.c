@@ -38,8 +38,8 @@ static hush_cmd_ctx *setup(void)
         abort();
     }
     hush_pipeline *p = (hush_pipeline *)pipeline_mem;
-    const int st = hush_pipeline_init(p, 256, fuzz_model_data, fuzz_model_data_len, arena,
-                                      sizeof arena);
+    const int st = hush_pipeline_init(p, sizeof pipeline_mem, 256, fuzz_model_data,
+                                      fuzz_model_data_len, arena, sizeof arena);
     if (st != HUSH_PIPELINE_OK) {
         abort(); /* the shipped model must load */
     }
@@ -55,7 +55,7 @@ static void check_reply(size_t n)
     if (n > sizeof reply || reply[n - 1] != 0 || memchr(reply, 0, n - 1) != NULL) {
         abort();
     }
-    hush_frame_decoder *dec = hush_frame_decoder_init(check_mem);
+    hush_frame_decoder *dec = hush_frame_decoder_init(check_mem, sizeof check_mem);
     int r = HUSH_FRAME_PENDING;
     for (size_t i = 0; i < n; i++) {
         r = hush_frame_decoder_push(dec, reply[i]);

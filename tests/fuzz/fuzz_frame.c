@@ -15,7 +15,7 @@ static uint8_t scratch[HUSH_PROTO_MAX_RAW_FRAME + 16];
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    hush_frame_decoder *dec = hush_frame_decoder_init(decoder_mem);
+    hush_frame_decoder *dec = hush_frame_decoder_init(decoder_mem, sizeof decoder_mem);
     for (size_t i = 0; i < size; i++) {
         const int r = hush_frame_decoder_push(dec, data[i]);
         if (r == HUSH_FRAME_READY || r == HUSH_FRAME_ERR_CRC) {

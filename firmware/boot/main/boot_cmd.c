@@ -32,7 +32,7 @@ boot_cmd_ctx *boot_cmd_init(void *mem, size_t mem_size, uint8_t reason)
     }
     boot_cmd_ctx *ctx = (boot_cmd_ctx *)mem;
     memset(ctx, 0, sizeof *ctx);
-    ctx->decoder = hush_frame_decoder_init(ctx->decoder_mem);
+    ctx->decoder = hush_frame_decoder_init(ctx->decoder_mem, sizeof ctx->decoder_mem);
     ctx->reason = reason;
     return ctx;
 }

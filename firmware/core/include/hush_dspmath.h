@@ -19,7 +19,7 @@ extern "C" {
  * bits) and HUSH_LN2_LO carries the rest: the exponent term adds no rounding error. */
 #define HUSH_LN2_HI 0.693145751953125f
 #define HUSH_LN2_LO 1.42860676533018e-06f
-#define HUSH_SQRT2 1.41421356f
+#define HUSH_SQRT2  1.41421356f
 
 /* ln of the positive normal float with bit pattern u, plus extra_exp * ln 2: the body of
  * hush_logf, inline so that per-bin loops whose inputs are known to be normal (a power

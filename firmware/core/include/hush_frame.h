@@ -23,7 +23,7 @@
 /* Reply buffer layout for in-place encoding: a sender writes the payload at
  * hush_frame_payload(buf) and calls hush_frame_seal(), which encodes the frame over the same
  * buffer. HUSH_FRAME_BUFFER_SIZE bytes hold both the raw frame and its encoded form. */
-#define HUSH_FRAME_RAW_OFFSET HUSH_FRAME_COBS_OVERHEAD(HUSH_PROTO_MAX_RAW_FRAME)
+#define HUSH_FRAME_RAW_OFFSET  HUSH_FRAME_COBS_OVERHEAD(HUSH_PROTO_MAX_RAW_FRAME)
 #define HUSH_FRAME_BUFFER_SIZE (HUSH_FRAME_RAW_OFFSET + HUSH_PROTO_MAX_RAW_FRAME + 1u)
 
 /* Upper bound of hush_frame_decoder_get_size(), for static allocation. */
@@ -73,8 +73,9 @@ typedef struct hush_frame_decoder hush_frame_decoder;
 
 size_t hush_frame_decoder_get_size(void);
 
-/* Initialise a decoder in mem (hush_frame_decoder_get_size() bytes, 4-byte aligned). */
-hush_frame_decoder *hush_frame_decoder_init(void *mem);
+/* Initialise a decoder in the mem_size bytes at mem; NULL (and nothing written) when that is
+ * less than hush_frame_decoder_get_size() or mem is not aligned for a size_t. */
+hush_frame_decoder *hush_frame_decoder_init(void *mem, size_t mem_size);
 
 /* Drop any partial frame, e.g. after a link reset. */
 void hush_frame_decoder_reset(hush_frame_decoder *dec);
@@ -95,8 +96,7 @@ static inline uint16_t hush_frame_get_u16(const uint8_t *p)
 
 static inline uint32_t hush_frame_get_u32(const uint8_t *p)
 {
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-           ((uint32_t)p[3] << 24);
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
 }
 
 static inline void hush_frame_put_u16(uint8_t *p, uint16_t v)

@@ -3,7 +3,8 @@
  * Every function here reproduces TFLM's reference kernels bit for bit: the same fixed-point
  * multipliers (MultiplyByQuantizedMultiplier with its double rounding), the same gemmlowp
  * fixed-point logistic/tanh polynomials, the same saturation and clamping. The engine
- * (hush_engine.c) computes the parameters once at init; the kernels only run them.
+ * (its operator registrations, hush_op_*.c) computes the parameters once at init; the kernels
+ * only run them. Implemented in hush_fixedpoint.c, hush_kernels_ref.c and hush_kernels_dsp.c.
  *
  * All kernels are pure functions of their arguments: no state, no allocation.
  */
@@ -56,7 +57,7 @@ typedef struct {
     /* one multiplier/shift per row (per-channel weights) or both point at a single entry */
     const int32_t *multiplier;
     const int32_t *shift;
-    int32_t per_channel; /* 1: multiplier[r]/shift[r]; 0: multiplier[0]/shift[0] */
+    int32_t per_channel;  /* 1: multiplier[r]/shift[r]; 0: multiplier[0]/shift[0] */
     int32_t fast_requant; /* set by hush_kern_fc_plan_requant */
 } hush_kern_fc;
 

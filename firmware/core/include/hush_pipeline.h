@@ -28,6 +28,7 @@
 #include <stdint.h>
 
 #include "hush_safety.h"
+#include "hush_status.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -36,27 +37,23 @@ extern "C" {
 /* Largest model state (GRU hidden size) the pipeline accepts; the tap keeps a copy of it. */
 #define HUSH_PIPELINE_MAX_STATE 256
 
-/* Pipeline errors. Engine failures are returned as -(hush_engine_status), i.e. -1 .. -99. */
-#define HUSH_PIPELINE_OK 0
-#define HUSH_PIPELINE_E_N_FFT (-100)  /* n_fft is not 128 or 256 */
-#define HUSH_PIPELINE_E_TENSOR (-101) /* no features / state_in / mask / state_out tensor */
-#define HUSH_PIPELINE_E_TYPE (-102)   /* one of those tensors is not int8 */
-#define HUSH_PIPELINE_E_SHAPE (-103)  /* features/mask size != n_fft/2 + 1, bad state size */
-#define HUSH_PIPELINE_E_ALIGN (-104)  /* state memory not aligned for max_align_t */
+/* Results are hush_status_t: the engine's when it refuses the model, HUSH_E_N_FFT,
+ * HUSH_E_TENSOR, HUSH_E_IO_TYPE, HUSH_E_IO_SHAPE or HUSH_E_MEMORY for the pipeline's own
+ * checks. HUSH_PIPELINE_OK and hush_pipeline_error_str are the same values and text under the
+ * pipeline's name. */
+#define HUSH_PIPELINE_OK                HUSH_OK
+#define hush_pipeline_error_str(status) hush_status_str((hush_status_t)(status))
 
 typedef struct hush_pipeline hush_pipeline; /* opaque; holds the engine state */
 
 /* Bytes of state memory to give hush_pipeline_init (constant for a build). */
 size_t hush_pipeline_get_size(void);
 
-/* Set up the pipeline for n_fft (128 or 256) and the int8 model. Returns HUSH_PIPELINE_OK or
- * a negative error (hush_pipeline_error_str explains it). Starts reset, bypass off,
- * attenuation unlimited. */
-int hush_pipeline_init(hush_pipeline *p, int n_fft, const uint8_t *model, size_t model_len,
-                       uint8_t *arena, size_t arena_len);
-
-/* Human-readable text for a value returned by hush_pipeline_init or hush_pipeline_process. */
-const char *hush_pipeline_error_str(int err);
+/* Set up the pipeline for n_fft (128 or 256) and the int8 model in the `p_size` bytes at `p`
+ * (HUSH_E_MEMORY when that is less than hush_pipeline_get_size() or not aligned like
+ * max_align_t). Returns HUSH_OK or why not. Starts reset, bypass off, attenuation unlimited. */
+hush_status_t hush_pipeline_init(hush_pipeline *p, size_t p_size, int n_fft, const uint8_t *model,
+                                 size_t model_len, uint8_t *arena, size_t arena_len);
 
 /* Zero the model state (its quantized zero), the analysis history and the overlap-add tail,
  * and clear the safety stage (a tripped model runs again): the next hops behave exactly like
@@ -67,8 +64,8 @@ void hush_pipeline_reset(hush_pipeline *p);
 int hush_pipeline_hop(const hush_pipeline *p);
 
 /* Process one hop: `in` and `out` hold hush_pipeline_hop() int16 samples (they may alias).
- * Returns HUSH_PIPELINE_OK or a negative engine error. */
-int hush_pipeline_process(hush_pipeline *p, const int16_t *in, int16_t *out);
+ * Returns HUSH_OK or the engine's error. */
+hush_status_t hush_pipeline_process(hush_pipeline *p, const int16_t *in, int16_t *out);
 
 /* on != 0: gains are 1 and the model is not invoked (its state is kept); the audio still goes
  * through the STFT, so switching bypass on and off is click-free. */

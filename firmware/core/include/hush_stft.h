@@ -23,17 +23,17 @@ extern "C" {
 #endif
 
 #define HUSH_STFT_MAX_N_FFT 256
-#define HUSH_STFT_MAX_HOP (HUSH_STFT_MAX_N_FFT / 2)
-#define HUSH_STFT_MAX_BINS (HUSH_STFT_MAX_N_FFT / 2 + 1)
+#define HUSH_STFT_MAX_HOP   (HUSH_STFT_MAX_N_FFT / 2)
+#define HUSH_STFT_MAX_BINS  (HUSH_STFT_MAX_N_FFT / 2 + 1)
 
 typedef struct {
     arm_rfft_fast_instance_f32 rfft;
     int n_fft;
     int hop;
-    int window_stride;                    /* table step: HUSH_STFT_WINDOW_SIZE / n_fft */
-    float input[HUSH_STFT_MAX_HOP];       /* last hop of input samples, full scale = 1.0 */
-    float carry[HUSH_STFT_MAX_HOP];       /* overlap-add tail still owed to the output */
-    float frame[HUSH_STFT_MAX_N_FFT];     /* FFT scratch: CMSIS overwrites its input */
+    int window_stride;                /* table step: HUSH_STFT_WINDOW_SIZE / n_fft */
+    float input[HUSH_STFT_MAX_HOP];   /* last hop of input samples, full scale = 1.0 */
+    float carry[HUSH_STFT_MAX_HOP];   /* overlap-add tail still owed to the output */
+    float frame[HUSH_STFT_MAX_N_FFT]; /* FFT scratch: CMSIS overwrites its input */
 } hush_stft;
 
 /* 0 on success, -1 if n_fft is not 128 or 256. Leaves the state reset. */

@@ -2,7 +2,8 @@
  *
  * It reads the model bytes in place (typically the exported C array in flash) and never
  * allocates: every accessor checks offsets against the buffer length first, so a truncated or
- * corrupt model yields HUSH_TFLITE_E_MALFORMED instead of an out-of-bounds read. Only the first
+ * corrupt model yields HUSH_E_MODEL instead of an out-of-bounds read (HUSH_E_SCHEMA for another
+ * schema version, HUSH_E_SHAPE beyond the reader's fixed limits). Only the first
  * subgraph is used (hushkit models have one).
  *
  * Strings handed out (tensor names, metadata names) point into the model buffer; the reader
@@ -15,45 +16,30 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hush_status.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 #define HUSH_TFLITE_SCHEMA_VERSION 3
-#define HUSH_TFLITE_MAX_DIMS 6
-#define HUSH_TFLITE_MAX_OP_IO 8 /* inputs (and outputs) per operator */
+#define HUSH_TFLITE_MAX_DIMS       6
+#define HUSH_TFLITE_MAX_OP_IO      8 /* inputs (and outputs) per operator */
 
-typedef enum {
-    HUSH_TFLITE_OK = 0,
-    HUSH_TFLITE_E_MALFORMED, /* truncated, bad offsets, not a TFLite flatbuffer */
-    HUSH_TFLITE_E_SCHEMA,    /* Model.version is not 3 */
-    HUSH_TFLITE_E_LIMIT,     /* valid, but beyond this reader's fixed limits */
-} hush_tflite_status;
-
-/* TFLite enum values used by the engine (schema.fbs). */
+/* TFLite TensorType values used by the engine (schema.fbs). Operator codes are in the
+ * engine's operator registry (hush_op_registry.c). */
 enum {
     HUSH_TFLITE_FLOAT32 = 0,
     HUSH_TFLITE_INT32 = 2,
     HUSH_TFLITE_INT16 = 7,
     HUSH_TFLITE_INT8 = 9,
 };
-enum {
-    HUSH_TFLITE_OP_ADD = 0,
-    HUSH_TFLITE_OP_CONCATENATION = 2,
-    HUSH_TFLITE_OP_FULLY_CONNECTED = 9,
-    HUSH_TFLITE_OP_LOGISTIC = 14,
-    HUSH_TFLITE_OP_MUL = 18,
-    HUSH_TFLITE_OP_RESHAPE = 22,
-    HUSH_TFLITE_OP_TANH = 28,
-    HUSH_TFLITE_OP_SUB = 41,
-    HUSH_TFLITE_OP_QUANTIZE = 114,
-};
 
 typedef struct {
     const uint8_t *buf;
     size_t len;
-    uint32_t subgraph;      /* table position of subgraphs[0] */
-    uint32_t opcodes;       /* vector positions (of the length word), 0 when absent */
+    uint32_t subgraph; /* table position of subgraphs[0] */
+    uint32_t opcodes;  /* vector positions (of the length word), 0 when absent */
     uint32_t buffers;
     uint32_t tensors;
     uint32_t operators;
@@ -73,11 +59,11 @@ typedef struct {
     int32_t num_elements;
     const uint8_t *data; /* constant contents, NULL for activations */
     uint32_t data_len;
-    uint32_t num_scales;  /* 0: not quantized; > 1: per-channel */
-    float scale;          /* scales[0] */
-    int32_t zero_point;   /* zero_points[0] */
+    uint32_t num_scales; /* 0: not quantized; > 1: per-channel */
+    float scale;         /* scales[0] */
+    int32_t zero_point;  /* zero_points[0] */
     int32_t quantized_dimension;
-    uint32_t scales;      /* vector position, read with hush_tflite_scale() */
+    uint32_t scales; /* vector position, read with hush_tflite_scale() */
 } hush_tflite_tensor;
 
 typedef struct {
@@ -90,15 +76,14 @@ typedef struct {
 } hush_tflite_op;
 
 /* Checks the header, identifier "TFL3", schema version and the top-level vectors. */
-hush_tflite_status hush_tflite_open(hush_tflite_model *m, const uint8_t *buf, size_t len);
+hush_status_t hush_tflite_open(hush_tflite_model *m, const uint8_t *buf, size_t len);
 
-hush_tflite_status hush_tflite_tensor_get(const hush_tflite_model *m, uint32_t index,
-                                          hush_tflite_tensor *t);
+hush_status_t hush_tflite_tensor_get(const hush_tflite_model *m, uint32_t index,
+                                     hush_tflite_tensor *t);
 /* Per-channel scale i of a tensor (i < t->num_scales, checked by hush_tflite_tensor_get). */
 float hush_tflite_scale(const hush_tflite_model *m, const hush_tflite_tensor *t, uint32_t i);
 
-hush_tflite_status hush_tflite_op_get(const hush_tflite_model *m, uint32_t index,
-                                      hush_tflite_op *op);
+hush_status_t hush_tflite_op_get(const hush_tflite_model *m, uint32_t index, hush_tflite_op *op);
 
 /* Subgraph input/output i -> tensor index, or -1 when out of range or invalid. */
 int32_t hush_tflite_input(const hush_tflite_model *m, uint32_t i);
@@ -106,8 +91,7 @@ int32_t hush_tflite_output(const hush_tflite_model *m, uint32_t i);
 
 /* Scalar field of a builtin-options table (`field` is the schema field number), or `dflt`
  * when the table or field is absent or out of bounds. */
-int32_t hush_tflite_option_int(const hush_tflite_model *m, uint32_t table, int field,
-                               int32_t dflt);
+int32_t hush_tflite_option_int(const hush_tflite_model *m, uint32_t table, int field, int32_t dflt);
 int32_t hush_tflite_option_byte(const hush_tflite_model *m, uint32_t table, int field,
                                 int32_t dflt);
 
@@ -117,8 +101,7 @@ int hush_tflite_metadata(const hush_tflite_model *m, const char *name, const uin
 
 /* Name under which signature 0 exposes tensor `tensor` as an input (is_output 0) or output,
  * e.g. "mask" for "StatefulPartitionedCall:0"; NULL when none. */
-const char *hush_tflite_signature_name(const hush_tflite_model *m, int is_output,
-                                       int32_t tensor);
+const char *hush_tflite_signature_name(const hush_tflite_model *m, int is_output, int32_t tensor);
 
 #ifdef __cplusplus
 }

@@ -1,6 +1,8 @@
 /* hush_frame: CRC32, COBS and the byte-at-a-time frame decoder (see hush_frame.h). */
 #include "hush_frame.h"
 
+#include <stdalign.h>
+#include <stdint.h>
 #include <string.h>
 
 /* CRC32 IEEE, reflected polynomial 0xEDB88320, four bits per lookup: a 64-byte table instead of
@@ -144,8 +146,12 @@ void hush_frame_decoder_reset(hush_frame_decoder *dec)
     dec->overflow = 0;
 }
 
-hush_frame_decoder *hush_frame_decoder_init(void *mem)
+hush_frame_decoder *hush_frame_decoder_init(void *mem, size_t mem_size)
 {
+    if (mem == NULL || mem_size < sizeof(hush_frame_decoder) ||
+        (uintptr_t)mem % alignof(hush_frame_decoder) != 0) {
+        return NULL;
+    }
     hush_frame_decoder *dec = (hush_frame_decoder *)mem;
     hush_frame_decoder_reset(dec);
     dec->frame_len = 0;
@@ -173,8 +179,8 @@ static int decoder_finish(hush_frame_decoder *dec)
     } else {
         const size_t body_len = dec->len - HUSH_PROTO_CRC_SIZE;
         const uint32_t crc = hush_frame_crc32(0, dec->buf, body_len);
-        result = crc == hush_frame_get_u32(dec->buf + body_len) ? HUSH_FRAME_READY
-                                                                : HUSH_FRAME_ERR_CRC;
+        result =
+            crc == hush_frame_get_u32(dec->buf + body_len) ? HUSH_FRAME_READY : HUSH_FRAME_ERR_CRC;
         dec->frame_len = body_len;
     }
     hush_frame_decoder_reset(dec);

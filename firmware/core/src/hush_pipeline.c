@@ -35,8 +35,8 @@ struct hush_pipeline {
     int n_bins;
     int state_size;
     int bypass;
-    float floor_gain; /* minimum gain per bin; 0 = no limit */
-    int ran_model; /* the tap holds a hop */
+    float floor_gain;   /* minimum gain per bin; 0 = no limit */
+    int ran_model;      /* the tap holds a hop */
     hush_safety safety; /* output limiter, bypass on divergence */
     float spec[HUSH_STFT_MAX_N_FFT];
     float bins[HUSH_STFT_MAX_BINS]; /* power */
@@ -67,35 +67,35 @@ static int8_t quantize(float x, const hush_qtensor *t)
     return (int8_t)(hush_round_clamp(x / t->scale, HUSH_INT8_MIN - zp, HUSH_INT8_MAX - zp) + zp);
 }
 
-static int bind_tensor(hush_engine *e, int is_output, const char *name, int32_t n_elements,
-                       hush_qtensor *t)
+static hush_status_t bind_tensor(hush_engine *e, int is_output, const char *name,
+                                 int32_t n_elements, hush_qtensor *t)
 {
     hush_tensor_info info;
-    const int index = is_output ? hush_engine_find_output(e, name)
-                                : hush_engine_find_input(e, name);
+    const int index =
+        is_output ? hush_engine_find_output(e, name) : hush_engine_find_input(e, name);
     if (index < 0) {
-        return HUSH_PIPELINE_E_TENSOR;
+        return HUSH_E_TENSOR;
     }
     t->data = is_output ? hush_engine_output(e, index, &info) : hush_engine_input(e, index, &info);
     if (t->data == NULL) {
-        return HUSH_PIPELINE_E_TENSOR;
+        return HUSH_E_TENSOR;
     }
     if (info.type != HUSH_TFLITE_INT8) {
-        return HUSH_PIPELINE_E_TYPE;
+        return HUSH_E_IO_TYPE;
     }
     if (info.num_elements != n_elements || !(info.scale > 0.0f)) {
-        return HUSH_PIPELINE_E_SHAPE;
+        return HUSH_E_IO_SHAPE;
     }
     t->scale = info.scale;
     t->zero_point = info.zero_point;
-    return HUSH_PIPELINE_OK;
+    return HUSH_OK;
 }
 
 static int state_size_of(hush_engine *e, int is_output, const char *name)
 {
     hush_tensor_info info;
-    const int index = is_output ? hush_engine_find_output(e, name)
-                                : hush_engine_find_input(e, name);
+    const int index =
+        is_output ? hush_engine_find_output(e, name) : hush_engine_find_input(e, name);
     if (index < 0) {
         return -1;
     }
@@ -118,72 +118,49 @@ static void build_gain_table(hush_pipeline *p)
     }
 }
 
-int hush_pipeline_init(hush_pipeline *p, int n_fft, const uint8_t *model, size_t model_len,
-                       uint8_t *arena, size_t arena_len)
+hush_status_t hush_pipeline_init(hush_pipeline *p, size_t p_size, int n_fft, const uint8_t *model,
+                                 size_t model_len, uint8_t *arena, size_t arena_len)
 {
-    if ((uintptr_t)p % alignof(max_align_t) != 0) {
-        return HUSH_PIPELINE_E_ALIGN;
+    if (p == NULL || p_size < hush_pipeline_get_size() ||
+        (uintptr_t)p % alignof(max_align_t) != 0) {
+        return HUSH_E_MEMORY;
     }
     memset(p, 0, sizeof *p);
     hush_safety_init(&p->safety);
     if (hush_stft_init(&p->stft, n_fft) != 0) {
-        return HUSH_PIPELINE_E_N_FFT;
+        return HUSH_E_N_FFT;
     }
     p->n_bins = n_fft / 2 + 1;
     p->engine = (hush_engine *)((uint8_t *)p + engine_offset());
 
-    const hush_engine_status status =
-        hush_engine_init(p->engine, model, model_len, arena, arena_len);
-    if (status != HUSH_ENGINE_OK) {
-        return -(int)status;
+    const hush_status_t status =
+        hush_engine_init(p->engine, hush_engine_get_size(), model, model_len, arena, arena_len);
+    if (status != HUSH_OK) {
+        return status;
     }
     p->state_size = state_size_of(p->engine, 0, HUSH_TENSOR_STATE_IN);
     if (p->state_size < 0 || state_size_of(p->engine, 1, HUSH_TENSOR_STATE_OUT) < 0) {
-        return HUSH_PIPELINE_E_TENSOR;
+        return HUSH_E_TENSOR;
     }
     if (p->state_size > HUSH_PIPELINE_MAX_STATE) {
-        return HUSH_PIPELINE_E_SHAPE;
+        return HUSH_E_IO_SHAPE;
     }
-    int err = bind_tensor(p->engine, 0, HUSH_TENSOR_FEATURES, p->n_bins, &p->features);
-    if (err == HUSH_PIPELINE_OK) {
+    hush_status_t err = bind_tensor(p->engine, 0, HUSH_TENSOR_FEATURES, p->n_bins, &p->features);
+    if (err == HUSH_OK) {
         err = bind_tensor(p->engine, 0, HUSH_TENSOR_STATE_IN, p->state_size, &p->state_in);
     }
-    if (err == HUSH_PIPELINE_OK) {
+    if (err == HUSH_OK) {
         err = bind_tensor(p->engine, 1, HUSH_TENSOR_MASK, p->n_bins, &p->mask);
     }
-    if (err == HUSH_PIPELINE_OK) {
+    if (err == HUSH_OK) {
         err = bind_tensor(p->engine, 1, HUSH_TENSOR_STATE_OUT, p->state_size, &p->state_out);
     }
-    if (err != HUSH_PIPELINE_OK) {
+    if (err != HUSH_OK) {
         return err;
     }
     build_gain_table(p);
     hush_pipeline_reset(p);
-    return HUSH_PIPELINE_OK;
-}
-
-const char *hush_pipeline_error_str(int err)
-{
-    switch (err) {
-    case HUSH_PIPELINE_OK:
-        return "ok";
-    case HUSH_PIPELINE_E_N_FFT:
-        return "n_fft must be 128 or 256";
-    case HUSH_PIPELINE_E_TENSOR:
-        return "model lacks a features, state_in, mask or state_out tensor";
-    case HUSH_PIPELINE_E_TYPE:
-        return "features, state_in, mask and state_out must be int8";
-    case HUSH_PIPELINE_E_SHAPE:
-        return "features/mask size is not n_fft/2 + 1, or state_in/state_out sizes disagree "
-               "or exceed HUSH_PIPELINE_MAX_STATE";
-    case HUSH_PIPELINE_E_ALIGN:
-        return "pipeline state memory is not aligned for max_align_t";
-    default:
-        if (err < 0 && err > HUSH_PIPELINE_E_N_FFT) {
-            return hush_engine_status_str((hush_engine_status)(-err));
-        }
-        return "unknown pipeline error";
-    }
+    return HUSH_OK;
 }
 
 void hush_pipeline_reset(hush_pipeline *p)
@@ -287,23 +264,23 @@ static void compute_features(hush_pipeline *p)
 }
 
 /* Features and model for the spectrum in p->spec; the mask is left in the engine's output. */
-static int run_model(hush_pipeline *p)
+static hush_status_t run_model(hush_pipeline *p)
 {
     compute_features(p);
     memcpy(p->features.data, p->tap_features, (size_t)p->n_bins);
     memcpy(p->tap_state_in, p->state_in.data, (size_t)p->state_size);
-    const hush_engine_status status = hush_engine_invoke(p->engine);
-    if (status != HUSH_ENGINE_OK) {
-        return -(int)status;
+    const hush_status_t status = hush_engine_invoke(p->engine);
+    if (status != HUSH_OK) {
+        return status;
     }
     p->ran_model = 1;
     carry_state(p);
-    return HUSH_PIPELINE_OK;
+    return HUSH_OK;
 }
 
-int hush_pipeline_process(hush_pipeline *p, const int16_t *in, int16_t *out)
+hush_status_t hush_pipeline_process(hush_pipeline *p, const int16_t *in, int16_t *out)
 {
-    int err = HUSH_PIPELINE_OK;
+    hush_status_t err = HUSH_OK;
 
     hush_safety_observe(&p->safety, in, p->stft.hop);
     hush_stft_analyze(&p->stft, in, p->spec);
@@ -311,7 +288,7 @@ int hush_pipeline_process(hush_pipeline *p, const int16_t *in, int16_t *out)
         err = run_model(p);
         /* On an engine failure the hop passes through unchanged (gain 1) so the audio keeps
          * flowing; the caller sees the error. */
-        if (err == HUSH_PIPELINE_OK) {
+        if (err == HUSH_OK) {
             hush_stft_apply_gain_table(&p->stft, p->spec, (const uint8_t *)p->mask.data,
                                        p->gain_table);
         }

@@ -8,7 +8,7 @@
 
 /* int16 full scale: x = s / 32768 maps [-32768, 32767] onto [-1, 1). A power of two, so the
  * conversion is exact in both directions. */
-#define HUSH_STFT_PCM_SCALE 32768.0f
+#define HUSH_STFT_PCM_SCALE     32768.0f
 #define HUSH_STFT_PCM_INV_SCALE (1.0f / 32768.0f)
 
 int hush_stft_init(hush_stft *s, int n_fft)

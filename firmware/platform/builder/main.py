@@ -2,7 +2,7 @@
 
 What goes into the ELF:
   firmware/core/src/*.c         portable core (pipeline, engine, frame codec)
-  CMSIS-DSP sources             as listed in firmware/cmsis_sources.mk (shared with the host)
+  CMSIS-DSP sources             as listed in firmware/build_config.mk (shared with the host)
   firmware/hal/cortex_m/*.c     Cortex-M start-up, SysTick/DWT timer, stack paint, semihosting
   firmware/hal/<board>/*.c      board specifics (memory map, UART, IRQ numbers)
   firmware/app/*.c              the main loop           (custom_app = main)
@@ -17,18 +17,23 @@ What goes into the ELF:
                                 `$HUSHKIT_BOOT_KEY_DIR` holds the generated hush_boot_key.h
                                 (`hushkit build --sign-key KEY.pem`)
 
-The model directory is `$HUSHKIT_MODEL_DIR` (set by `hushkit build --model-dir`), else the
-environment's `custom_model_dir`. Project sources build with -Wall -Wextra -Werror; CMSIS-DSP
-with its warnings relaxed. Floating point stays strict (-ffp-contract=off, no fast-math), with
-the same CMSIS defines as firmware/host/Makefile, so the ARM build computes the same float
-features as the host library bit for bit.
+The model directory is `$HUSH_MODEL_DIR` (set by `hushkit build --model-dir`), else the
+environment's `custom_model_dir`. The C dialect, optimisation level, strict floating point
+(-ffp-contract=off, no fast-math), warnings and CMSIS configuration come from
+firmware/build_config.mk, read with hushkit.build_config: the same file the host build
+(firmware/host/Makefile) includes, so the ARM build computes the same float features as the
+host library bit for bit. Each build writes the flags and sources it compiled the core with to
+BUILD_DIR/build_config.json, which tests/test_build_config.py compares with the host build's.
 """
 
+import json
 import os
 import re
 import sys
 
 from SCons.Script import Builder, Default, DefaultEnvironment
+
+from hushkit import build_config
 
 env = DefaultEnvironment()
 
@@ -42,11 +47,11 @@ TOOLCHAIN_PREFIX = "arm-none-eabi-"
 # Files the exporter writes (see `hushkit export`); the firmware needs all three.
 MODEL_FILES = ("model_data.c", "model_data.h", "hush_model_config.h")
 
-# Same CMSIS configuration as the host build: the portable C paths, no DSP-extension
-# intrinsics, so ARM and host run the same float code.
-CMSIS_DEFINES = ["__GNUC_PYTHON__"]
-CMSIS_RELAXED_WARNINGS = ["-Wno-unused-parameter", "-Wno-sign-compare"]
-STRICT_WARNINGS = ["-Wall", "-Wextra", "-Werror"]
+CONFIG = build_config.read(os.path.join(FIRMWARE_DIR, "build_config.mk"))
+CORE_CFLAGS = CONFIG["HUSH_CORE_CFLAGS"]
+CMSIS_DEFINES = CONFIG["HUSH_CMSIS_DEFINES"]
+CMSIS_RELAXED_WARNINGS = CONFIG["HUSH_CMSIS_RELAXED_WARNINGS"]
+STRICT_WARNINGS = CONFIG["HUSH_STRICT_WARNINGS"]
 
 
 def fail(message):
@@ -65,22 +70,6 @@ def c_sources(directory):
     return sorted(
         os.path.join(directory, name) for name in os.listdir(directory) if name.endswith(".c")
     )
-
-
-def parse_cmsis_sources(mk_path):
-    """The CMSIS_DSP_SOURCES list of a Make fragment (`:=`, `=`, `+=`, `\\` continuations)."""
-    with open(mk_path, encoding="utf8") as fp:
-        text = fp.read().replace("\\\n", " ")
-    sources = []
-    for line in text.splitlines():
-        line = line.split("#", 1)[0]
-        match = re.match(r"\s*CMSIS_DSP_SOURCES\s*(\+=|:=|\?=|=)\s*(.*)$", line)
-        if not match:
-            continue
-        if match.group(1) != "+=":
-            sources = []
-        sources.extend(match.group(2).split())
-    return sources
 
 
 def project_version():
@@ -125,17 +114,7 @@ env.Replace(
     # Not SIZETOOL: that name makes PlatformIO add its board-based `checkprogsize` step.
     HUSH_SIZE=TOOLCHAIN_PREFIX + "size",
     PROGSUFFIX=".elf",
-    CCFLAGS=cpu_flags
-    + [
-        "-std=c11",
-        "-O2",
-        "-g",
-        "-ffunction-sections",
-        "-fdata-sections",
-        "-fno-common",
-        "-ffp-contract=off",
-        "-fno-fast-math",
-    ],
+    CCFLAGS=cpu_flags + CORE_CFLAGS + ["-ffunction-sections", "-fdata-sections", "-fno-common"],
     CPPDEFINES=[],
     CPPPATH=[],
     LINKFLAGS=cpu_flags
@@ -219,7 +198,7 @@ else:
             "create it with `hushkit export MODEL.tflite --out DIR`"
         )
 
-    cmsis_list = parse_cmsis_sources(os.path.join(FIRMWARE_DIR, "cmsis_sources.mk"))
+    cmsis_list = CONFIG["CMSIS_DSP_SOURCES"]
     cmsis_paths = [os.path.join(CMSIS_DSP, s) for s in cmsis_list]
     missing_cmsis = [p for p in cmsis_paths if not os.path.isfile(p)]
     if missing_cmsis:
@@ -250,6 +229,20 @@ else:
         CCFLAGS=["-Wall"] + CMSIS_RELAXED_WARNINGS, CPPPATH=cmsis_include, CPPDEFINES=CMSIS_DEFINES
     )
     sources += objects(cmsis_env, cmsis_paths, CMSIS_DSP, "cmsis")
+
+    # What the core and CMSIS-DSP objects were compiled with, for the test that both builds
+    # agree (tests/test_build_config.py).
+    record = {
+        "core_flags": app_env.subst("$CCFLAGS $CFLAGS $_CPPDEFFLAGS").split(),
+        "cmsis_flags": cmsis_env.subst("$CCFLAGS $CFLAGS $_CPPDEFFLAGS").split(),
+        "cmsis_sources": cmsis_list,
+    }
+    os.makedirs(BUILD_DIR, exist_ok=True)
+    record_path = os.path.join(BUILD_DIR, "build_config.json")
+    record_text = json.dumps(record, indent=1) + "\n"
+    if not os.path.isfile(record_path) or open(record_path, encoding="utf8").read() != record_text:
+        with open(record_path, "w", encoding="utf8") as fp:
+            fp.write(record_text)
 
 elf = env.Program(os.path.join(BUILD_DIR, "firmware"), sources)
 linker_scripts = [ldscript, os.path.join("hal", "cortex_m", "sections.ld")]
