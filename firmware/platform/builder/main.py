@@ -17,7 +17,7 @@ What goes into the ELF:
                                 `$HUSHKIT_BOOT_KEY_DIR` holds the generated hush_boot_key.h
                                 (`hushkit build --sign-key KEY.pem`)
 
-The model directory is `$HUSH_MODEL_DIR` (set by `hushkit build --model-dir`), else the
+The model directory is `$HUSHKIT_MODEL_DIR` (set by `hushkit build --model-dir`), else the
 environment's `custom_model_dir`. The C dialect, optimisation level, strict floating point
 (-ffp-contract=off, no fast-math), warnings and CMSIS configuration come from
 firmware/build_config.mk, read with hushkit.build_config: the same file the host build
