@@ -1,13 +1,16 @@
 """Audio files in and out, checked up front and read in bounded memory.
 
-Every command that reads or writes audio (`enhance`, `stream`, `eval`) goes through here, so
-the same mistakes get the same one-line answer before any work starts:
+Every command that reads or writes audio (`enhance`, `stream`, `eval`, `data`, `quantize`
+calibration, the baselines) goes through here, so the same mistakes get the same one-line
+answer before any work starts, and every sample-rate change is the same filter:
 
     src = AudioSource.open(path, channel)           # missing, empty, not audio, bad channel
     out = check_output(out_path, [path], force)     # missing folder, == input, exists
     for block in src.blocks(rate=16000):            # float32 mono, resampled in chunks
         ...
     with AtomicWriter(out, rate) as w: w.write(y)   # the old file stays until success
+    data, rate = decode(path)                       # a whole file, (frames, channels)
+    y = resample(x, 44100, 16000)                   # the one resampler
 
 Samples that are not finite (NaN, Inf: float WAVs can hold them) are replaced by silence and
 samples beyond full scale are clipped to +-1, with a warning that says how many: a model fed a
@@ -20,6 +23,7 @@ from __future__ import annotations
 import math
 import os
 import struct
+import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -138,6 +142,50 @@ class Sanitizer:
             warn(f"{name} is silent (every sample is zero)")
 
 
+def decode(path: str | Path, dtype: str = "float32") -> tuple[np.ndarray, int]:
+    """Every sample of `path` as a (frames, channels) array of `dtype`, and its sample rate.
+
+    For whole files (training material, test sets, calibration clips); a file of any length
+    streams through `AudioSource`. libsndfile reads WAV/FLAC/OGG; other formats are converted
+    with sox first, where it is installed. An InputError naming the file when neither can.
+    """
+    import soundfile as sf
+
+    path = check_input(path)
+    try:
+        data, rate = sf.read(str(path), dtype=dtype, always_2d=True)
+    except (sf.LibsndfileError, RuntimeError) as exc:
+        with tempfile.TemporaryDirectory() as tmp:
+            wav = Path(tmp) / "converted.wav"
+            try:
+                subprocess.run(["sox", str(path), str(wav)], check=True, capture_output=True)
+                data, rate = sf.read(str(wav), dtype=dtype, always_2d=True)
+            except (OSError, subprocess.CalledProcessError, sf.LibsndfileError) as sox_exc:
+                raise InputError(f"{path}: cannot read audio ({exc}; sox: {sox_exc})") from None
+    return data, int(rate)
+
+
+def resample(x: np.ndarray, rate_in: int, rate_out: int, dtype=np.float32) -> np.ndarray:
+    """1-D `x` from `rate_in` to `rate_out` Hz: the one sample-rate change in hushkit.
+
+    scipy's `resample_poly` by the reduced ratio: a linear-phase polyphase filter, so the
+    output is not delayed. Always a new array, of `dtype` (None: the dtype scipy gives).
+    """
+    if rate_in == rate_out:
+        y = np.array(x)
+    else:
+        try:
+            from scipy.signal import resample_poly
+        except ImportError:
+            raise InputError(
+                f"the audio is {rate_in} Hz and {rate_out} Hz is needed: install scipy to "
+                "resample (pip install scipy) or convert the file first"
+            ) from None
+        g = math.gcd(rate_in, rate_out)
+        y = resample_poly(x, rate_out // g, rate_in // g)
+    return y if dtype is None else y.astype(dtype)
+
+
 class AudioSource:
     """One channel of an audio file, read block by block (never the whole file at once)."""
 
@@ -216,20 +264,13 @@ def resampled_blocks(read, frames: int, rate_in: int, rate_out: int,
     """`read(start, count)` resampled to `rate_out` in chunks, equal to resampling it whole.
 
     Chunks start at multiples of the decimation factor and read enough context on each side
-    to cover the polyphase filter, so every output sample sees the same input samples as in
-    `scipy.signal.resample_poly(whole, up, down)`.
+    to cover the polyphase filter, so every output sample sees the same input samples as
+    `resample` of the whole signal.
     """
     if rate_in == rate_out:
         for start in range(0, frames, block):
             yield read(start, min(block, frames - start))
         return
-    try:
-        from scipy.signal import resample_poly
-    except ImportError:
-        raise InputError(
-            f"the audio is {rate_in} Hz and {rate_out} Hz is needed: install scipy to "
-            "resample (pip install scipy) or convert the file first"
-        ) from None
     g = math.gcd(rate_in, rate_out)
     up, down = rate_out // g, rate_in // g
     reach = RESAMPLE_HALF_TAPS * max(up, down) // up + RESAMPLE_MARGIN  # input samples
@@ -239,7 +280,7 @@ def resampled_blocks(read, frames: int, rate_in: int, rate_out: int,
     for start in range(0, frames, step):
         stop = min(start + step, frames)
         seg = read(start - context, stop - start + 2 * context).astype(np.float64)
-        y = resample_poly(seg, up, down)
+        y = resample(seg, rate_in, rate_out, dtype=None)
         first = context * up // down
         # whole chunks map to exactly (stop - start) * up / down samples; the last one to
         # what resample_poly gives the whole file (ceil(frames * up / down)) minus the rest

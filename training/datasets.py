@@ -19,8 +19,6 @@ from __future__ import annotations
 import functools
 import json
 import math
-import subprocess
-import tempfile
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,6 +26,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from hushkit import audiofile
+from hushkit.errors import InputError
 from hushkit.training.dsp import SAMPLE_RATE
 from hushkit.training.mixing import MixConfig, MixtureDataset
 from hushkit.training.sources import DataError
@@ -67,15 +67,6 @@ MAX_SEGMENT_SECONDS = {"speech": 12.0, "babble": 12.0, "noise": 30.0}
 # Audio I/O
 
 
-def resample(x: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
-    if rate_in == rate_out:
-        return x.astype(np.float32)
-    from scipy.signal import resample_poly
-
-    g = math.gcd(rate_in, rate_out)
-    return resample_poly(x, rate_out // g, rate_in // g).astype(np.float32)
-
-
 def read_audio(path: Path, sample_rate: int = SAMPLE_RATE) -> tuple[np.ndarray, dict]:
     """Decode `path` to mono float32 at `sample_rate`.
 
@@ -83,26 +74,15 @@ def read_audio(path: Path, sample_rate: int = SAMPLE_RATE) -> tuple[np.ndarray, 
     Returns (audio, {"native_rate", "channels"}); raises DataError if it cannot be read.
     """
     try:
-        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError) as exc:
-        data, rate = _read_with_sox(path, exc)
-    info = {"native_rate": int(rate), "channels": int(data.shape[1])}
-    x = resample(data.mean(axis=1), rate, sample_rate)
+        data, rate = audiofile.decode(path)
+    except InputError as exc:
+        raise DataError(str(exc)) from None
+    info = {"native_rate": rate, "channels": int(data.shape[1])}
+    x = audiofile.resample(data.mean(axis=1), rate, sample_rate)
     peak = float(np.max(np.abs(x))) if len(x) else 0.0
     if peak > 0.999:  # resampling overshoot; keep 16-bit output from wrapping
         x *= 0.999 / peak
     return x, info
-
-
-def _read_with_sox(path: Path, first_error: Exception) -> tuple[np.ndarray, int]:
-    with tempfile.TemporaryDirectory() as tmp:
-        wav = Path(tmp) / "converted.wav"
-        try:
-            subprocess.run(["sox", str(path), str(wav)], check=True, capture_output=True)
-            data, rate = sf.read(str(wav), dtype="float32", always_2d=True)
-        except (OSError, subprocess.CalledProcessError, sf.LibsndfileError) as exc:
-            raise DataError(f"{path}: cannot read audio ({first_error}; sox: {exc})") from None
-    return data, rate
 
 
 def write_wav(path: Path, x: np.ndarray, sample_rate: int = SAMPLE_RATE) -> None:
@@ -228,7 +208,7 @@ def _load(
     data_dir: str, kind: str, split: str
 ) -> tuple[tuple[np.ndarray, ...], tuple[str, ...], tuple[str, ...]]:
     entries = load_entries(data_dir, kind, split)
-    audio = tuple(sf.read(str(Path(data_dir) / e["path"]), dtype="int16")[0] for e in entries)
+    audio = tuple(audiofile.decode(Path(data_dir) / e["path"], "int16")[0][:, 0] for e in entries)
     return audio, tuple(e["category"] for e in entries), tuple(e["source"] for e in entries)
 
 
@@ -237,22 +217,23 @@ def load_split(data_dir: str | Path, kind: str, split: str) -> list[np.ndarray]:
     return list(_load(str(Path(data_dir).resolve()), kind, split)[0])
 
 
+def _grouped(data_dir: str | Path, kind: str, split: str, by: str) -> dict[str, list[np.ndarray]]:
+    """The clips of a kind and split, grouped by their "category" or "source", in manifest order."""
+    audio, categories, sources = _load(str(Path(data_dir).resolve()), kind, split)
+    groups: dict[str, list[np.ndarray]] = {}
+    for x, key in zip(audio, {"category": categories, "source": sources}[by], strict=True):
+        groups.setdefault(key, []).append(x)
+    return groups
+
+
 def load_speech_by_source(data_dir: str | Path, split: str) -> dict[str, list[np.ndarray]]:
     """Speech clips of a split, grouped by source (package, "tts", a user folder ...)."""
-    audio, _, names = _load(str(Path(data_dir).resolve()), "speech", split)
-    by_source: dict[str, list[np.ndarray]] = {}
-    for x, name in zip(audio, names, strict=True):
-        by_source.setdefault(name, []).append(x)
-    return by_source
+    return _grouped(data_dir, "speech", split, by="source")
 
 
 def load_noise_by_type(data_dir: str | Path, split: str) -> dict[str, list[np.ndarray]]:
     """Noise clips of a split, grouped by type ("ambient", "music", "pink", "babble" ...)."""
-    audio, categories, _ = _load(str(Path(data_dir).resolve()), "noise", split)
-    by_type: dict[str, list[np.ndarray]] = {}
-    for x, cat in zip(audio, categories, strict=True):
-        by_type.setdefault(cat, []).append(x)
-    return by_type
+    return _grouped(data_dir, "noise", split, by="category")
 
 
 def open_mixtures(

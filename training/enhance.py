@@ -63,25 +63,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cli)
 
 
-def read_audio(path: str | Path, channel: int | None = None) -> tuple[np.ndarray, int]:
-    """A whole file as sanitised float32 mono (for short clips; `enhance_file` streams)."""
-    with AudioSource.open(path, channel) as src:
-        audio = np.concatenate(list(src.blocks()))
-        src.sanitizer.report(str(path))
-        return audio, src.rate
-
-
-def resample(audio: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
-    if rate_in == rate_out:
-        return audio.astype(np.float32)
-    from math import gcd
-
-    from scipy.signal import resample_poly
-
-    g = gcd(rate_in, rate_out)
-    return resample_poly(audio, rate_out // g, rate_in // g).astype(np.float32)
-
-
 # ---- streaming enhancers: process(hops of 16 kHz audio) -> the same number of samples,
 # lagging the input by cfg.output_delay, with every state carried across calls.
 
@@ -237,23 +218,14 @@ def _write_resampled(writer: AtomicWriter, enhanced: Iterator[np.ndarray], rate_
 
     import soundfile as sf
 
-    with tempfile.TemporaryFile() as tmp:
-        with sf.SoundFile(tmp, "w", rate_in, 1, "FLOAT", format="WAV") as f:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "enhanced.wav"
+        with sf.SoundFile(str(path), "w", rate_in, 1, "FLOAT", format="WAV") as f:
             for y in enhanced:
                 f.write(y)
-        tmp.seek(0)
-        with sf.SoundFile(tmp) as f:
-
-            def read(start: int, count: int) -> np.ndarray:
-                out = np.zeros(count, np.float32)
-                lo, hi = max(start, 0), min(start + count, f.frames)
-                if hi > lo:
-                    f.seek(lo)
-                    out[lo - start : hi - start] = f.read(hi - lo, "float32")
-                return out
-
+        with AudioSource.open(path) as src:
             left = frames
-            for y in resampled_blocks(read, f.frames, rate_in, rate_out):
+            for y in resampled_blocks(src.read, src.frames, rate_in, rate_out):
                 writer.write(y[:left])
                 left -= min(left, len(y))
 

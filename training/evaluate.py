@@ -27,7 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from hushkit import argtypes
+from hushkit import argtypes, audiofile
+from hushkit.errors import InputError
 from hushkit.training.dsp import SAMPLE_RATE
 
 log = logging.getLogger(__name__)
@@ -60,13 +61,11 @@ class Clip:
 
 
 def _read_wav(path: Path) -> np.ndarray:
-    import soundfile as sf
-
-    audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    audio, rate = audiofile.decode(path)
     if rate != SAMPLE_RATE:
-        raise ValueError(f"{path}: {rate} Hz; test sets must be {SAMPLE_RATE} Hz")
+        raise InputError(f"{path}: {rate} Hz; test sets must be {SAMPLE_RATE} Hz")
     if audio.shape[1] != 1:
-        raise ValueError(f"{path}: {audio.shape[1]} channels; test sets must be mono")
+        raise InputError(f"{path}: {audio.shape[1]} channels; test sets must be mono")
     return np.ascontiguousarray(audio[:, 0])
 
 

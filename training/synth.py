@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hushkit.audiofile import resample
 from hushkit.training.sources import _normalise, coloured_noise
 
 
@@ -63,17 +64,17 @@ def crowd(
 
 def hold_music(music: np.ndarray, sr: int, rng: np.random.Generator) -> np.ndarray:
     """Music as a telephone line plays it: 300-3400 Hz, 8 kHz G.711 mu-law, back at `sr`."""
-    from scipy.signal import butter, resample_poly, sosfilt
+    from scipy.signal import butter, sosfilt
 
     x = np.asarray(music, np.float64)
     x = x / max(float(np.max(np.abs(x))), 1e-9)
     sos = butter(6, (300.0, 3400.0), btype="band", fs=sr, output="sos")
-    narrow = resample_poly(sosfilt(sos, x), 8000, sr)
+    narrow = resample(sosfilt(sos, x), sr, 8000, dtype=None)
     mu = 255.0
     coded = np.sign(narrow) * np.log1p(mu * np.minimum(np.abs(narrow), 1.0)) / np.log1p(mu)
     decoded = np.sign(coded) * np.expm1(np.round(coded * 127) / 127 * np.log1p(mu)) / mu
     del rng  # deterministic: kept in the signature so every generator is called alike
-    return _normalise(resample_poly(decoded, sr, 8000)[: len(x)])
+    return _normalise(resample(decoded, 8000, sr, dtype=None)[: len(x)])
 
 
 def traffic(n: int, sr: int, rng: np.random.Generator) -> np.ndarray:
