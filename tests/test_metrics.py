@@ -77,6 +77,28 @@ def test_si_sdr_ignores_gain_and_dc(speech: np.ndarray) -> None:
     assert metrics.si_sdr(speech, -3.0 * noisy + 0.1) == pytest.approx(reference, abs=1e-6)
 
 
+def test_one_si_sdr_in_numpy_and_torch(speech: np.ndarray) -> None:
+    """The training loss and the metric: one definition, one (reference, estimate) order."""
+    torch = pytest.importorskip("torch")
+    from hushkit.training import losses
+
+    rng = np.random.default_rng(3)
+    s = speech.astype(np.float64)
+    refs = [s, s[::-1].copy(), 0.01 * s + 0.2]
+    ests = [r + 0.3 * rng.standard_normal(len(r)) * np.std(r) + 0.5 * r[::-1] for r in refs]
+    want = [metrics.si_sdr(r, e) for r, e in zip(refs, ests, strict=True)]
+    got = losses.si_sdr(torch.tensor(np.stack(refs)), torch.tensor(np.stack(ests)))
+    # The guards differ (1e-8 of energy in the float32 trainer, 1e-20 here), which moves the
+    # quiet third row (0.01 x speech) by 6e-5 dB; the louder rows agree to 1e-6 dB.
+    np.testing.assert_allclose(got.numpy()[:2], want[:2], atol=1e-6)
+    np.testing.assert_allclose(got.numpy()[2], want[2], atol=1e-4)
+    # The value is symmetric away from silence; the first argument is the reference, whose
+    # silence leaves SI-SDR undefined.
+    silent = np.zeros_like(speech)
+    assert math.isnan(metrics.si_sdr(silent, speech)) and not math.isnan(
+        metrics.si_sdr(speech, silent))
+
+
 def test_inputs_are_checked(speech: np.ndarray) -> None:
     with pytest.raises(ValueError, match="16000"):
         metrics.pesq_wb(speech, speech, fs=8000)

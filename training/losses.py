@@ -32,8 +32,13 @@ def spectral_loss(
     return (1 - complex_weight) * mag_loss + complex_weight * cplx_loss
 
 
-def si_sdr_torch(est, ref):
-    """Scale-invariant SDR in dB per row of (B, L) tensors."""
+def si_sdr(ref, est):
+    """Scale-invariant SDR in dB per row of (B, L) tensors, differentiable.
+
+    The same definition and the same (reference, estimate) order as the numpy metric
+    `hushkit.training.metrics.si_sdr`. Its 1e-8 energy guards (the metric's are 1e-20) keep
+    float32 silent rows finite; at speech levels the two agree to 1e-4 dB.
+    """
     import torch
 
     ref = ref - ref.mean(-1, keepdim=True)

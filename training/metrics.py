@@ -8,6 +8,10 @@ DNSMOS (P.835 SIG / BAK / OVRL, 1 .. 5) is non-intrusive: it scores the estimate
 Microsoft's DNSMOS ONNX models shipped in `speechmos`. It is optional; when `speechmos` or
 `onnxruntime` is missing, or the model fails to run, it is left out with a note.
 
+Every metric takes (reference, estimate), in that order, as `pesq` and `pystoi` do; the
+differentiable SI-SDR of training (`hushkit.training.losses.si_sdr`) takes the same order and
+is tested equal to this one.
+
 Input rules (`check_pair`): both signals 1-D, finite, at 16 kHz. Lengths may differ by at most
 `MAX_TRIM_SAMPLES` (a resampler or codec padding a few samples); the longer one then loses
 its tail. A larger difference means the two files do not belong together and raises.

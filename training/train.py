@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from hushkit.training.config import TrainConfig
-from hushkit.training.losses import si_sdr_torch, spectral_loss
+from hushkit.training.losses import si_sdr, spectral_loss
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "configs" / "default.toml"
 
@@ -169,8 +169,8 @@ def validate(model, val_set) -> dict:
             x = torch.from_numpy(noisy).float()[None]
             s = torch.from_numpy(clean).float()[None]
             y = enhance_waveform(model, x)
-            noisy_sdr.append(si_sdr_torch(x, s).item())
-            enh_sdr.append(si_sdr_torch(y, s).item())
+            noisy_sdr.append(si_sdr(s, x).item())
+            enh_sdr.append(si_sdr(s, y).item())
     model.train()
     return {
         "si_sdr_noisy": float(np.mean(noisy_sdr)),
@@ -270,7 +270,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
             if cfg.sisdr_weight:
                 est, ref = stft.inverse(est_spec), stft.inverse(clean_spec)
                 # clamped: a segment without speech has no defined SI-SDR
-                sdr = si_sdr_torch(est, ref).clamp(-30.0, 60.0)
+                sdr = si_sdr(ref, est).clamp(-30.0, 60.0)
                 loss = loss - cfg.sisdr_weight * sdr.mean() / 100.0
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
