@@ -15,7 +15,7 @@ SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 DEMO_ARGS ?=
 
-.PHONY: setup demo test test-quick lint imports host-core clean help fuzz
+.PHONY: setup demo test test-quick lint imports host-core clean help fuzz FORCE
 help:
 	@echo "make demo        run the whole pipeline and write demo_out/report.md"
 	@echo "make test        run every test (what CI runs)"
@@ -24,7 +24,7 @@ help:
 	@echo "make fuzz        libFuzzer on the firmware core (FUZZ_SECONDS per target)"
 	@echo "make imports     import-linter: layers point one way"
 
-setup: $(STAMPS)/apt $(STAMPS)/venv $(STAMPS)/third_party
+setup: $(STAMPS)/apt $(STAMPS)/venv $(STAMPS)/editable $(STAMPS)/third_party
 
 $(STAMPS)/apt:
 	@mkdir -p $(STAMPS)
@@ -36,13 +36,30 @@ $(STAMPS)/apt:
 	fi
 	@touch $@
 
+# The editable install is setuptools' strict mode: build/__editable__.hushkit-*/ is a tree of
+# links to the source files under their package names (host_tools/ as hushkit/), which static
+# tools (pyright, IDEs, import-linter) follow like an installed package. A file added to or
+# removed from the package needs a new tree: $(STAMPS)/editable remakes it when PKG_FILES
+# changes (`make clean` removes it with build/; `make setup` makes it again).
+EDITABLE := --config-settings editable_mode=strict
+PKG_FILES = $(sort $(wildcard host_tools/*.py training/*.py quantize/*.py \
+  training/configs/*.toml training/pretrained/* quantize/pretrained/*))
+
 # Re-run pip only when pyproject.toml changes.
 $(STAMPS)/venv: pyproject.toml
 	@mkdir -p $(STAMPS)
 	@[ -x $(PY) ] || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[$(PIP_EXTRAS)]"
+	$(PY) -m pip install -q -e ".[$(PIP_EXTRAS)]" $(EDITABLE)
+	@echo "$(PKG_FILES)" > $(STAMPS)/editable
 	@touch $@
+
+$(STAMPS)/editable: $(STAMPS)/venv FORCE
+	@[ "$$(cat $@ 2>/dev/null)" = "$(PKG_FILES)" ] || { \
+	  echo "package files added or removed: remaking the editable install"; \
+	  $(PY) -m pip install -q --no-deps -e . $(EDITABLE) && echo "$(PKG_FILES)" > $@; }
+
+FORCE:
 
 $(STAMPS)/third_party: firmware/fetch_deps.sh | $(STAMPS)/venv
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH bash firmware/fetch_deps.sh
@@ -75,15 +92,9 @@ test-quick: setup host-core
 lint: setup
 	$(VENV)/bin/ruff check host_tools training quantize tests
 
-# import-linter contracts (pyproject.toml). It reads `hushkit` from a link tree shaped like the
-# installed package (host_tools/ at its root, training/ and quantize/ inside), rebuilt each run.
-IMPORT_TREE := build/import-tree
+# import-linter contracts (pyproject.toml), read from the strict editable install's link tree.
 imports: setup
-	@rm -rf $(IMPORT_TREE) && mkdir -p $(IMPORT_TREE)/hushkit
-	@cp -rs $(CURDIR)/host_tools/. $(IMPORT_TREE)/hushkit/
-	@cp -rs $(CURDIR)/training $(IMPORT_TREE)/hushkit/training
-	@cp -rs $(CURDIR)/quantize $(IMPORT_TREE)/hushkit/quantize
-	PYTHONPATH=$(IMPORT_TREE) $(VENV)/bin/lint-imports
+	$(VENV)/bin/lint-imports
 
 clean:
 	rm -rf build demo_out

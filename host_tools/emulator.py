@@ -1,4 +1,4 @@
-"""`hushkit emulate`: boot a firmware ELF on QEMU with its UART0 on a local TCP port.
+"""QEMU running a firmware ELF with its UART0 on a local TCP port (`hushkit emulate`).
 
     with Emulator("qemu-m4", elf) as emu:
         link = serial.serial_for_url(emu.url)   # "socket://127.0.0.1:PORT"
@@ -11,7 +11,6 @@ calls hal_sys_exit(code) makes QEMU exit with that status.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import ctypes
 import shutil
@@ -283,46 +282,3 @@ def run_to_exit(
         timeout=timeout,
         preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
     )
-
-
-def run_emulate(args: argparse.Namespace) -> int:
-    if args.flash is not None:
-        from hushkit import flash_emulate
-
-        return flash_emulate.run(args)
-    # EmulatorError is reported by hushkit.cli.main; a signal (SIGTERM from `timeout` or a
-    # cancelled CI job) unwinds through Emulator.__exit__, which stops QEMU.
-    with Emulator(args.target, args.elf, icount=not args.no_icount) as emu:
-        print(f"{emu.target.name} on {emu.target.machine}: {emu.elf}")
-        print(f"serial: {emu.url}  (Ctrl-C stops)", flush=True)
-        status = emu.wait()
-        print(emu.output(), end="", file=sys.stderr)
-        print(f"firmware exited with status {status}")
-        return status
-
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "emulate",
-        help="boot the firmware on QEMU with a TCP serial port",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--target", default=targets.DEFAULT_TARGET, choices=list(targets.TARGETS))
-    parser.add_argument(
-        "--elf", type=Path, default=None, help="firmware to boot (default: the target's build)"
-    )
-    parser.add_argument(
-        "--flash",
-        type=Path,
-        default=None,
-        metavar="FILE",
-        help="boot hushkit's bootloader from this persistent flash file (created erased, "
-        "holding only the bootloader, when missing); the application comes from `hushkit flash`",
-    )
-    parser.add_argument(
-        "--no-icount",
-        action="store_true",
-        help="run as fast as possible (cost counters then vary from run to run)",
-    )
-    parser.set_defaults(func=run_emulate)

@@ -288,6 +288,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run_build)
 
     # `hushkit emulate` runs what this command builds; it registers alongside it.
-    from hushkit import emulator
+    from hushkit import emulate
 
-    emulator.register(subparsers)
+    emulate.register(subparsers)

@@ -19,6 +19,7 @@ import hashlib
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import serial
@@ -28,7 +29,7 @@ from hushkit import protocol as p
 from hushkit.client import DeviceError
 from hushkit.errors import HushkitError
 from hushkit.flash_client import FlashClient, Identity
-from hushkit.transport import LinkError, open_link
+from hushkit.transport import open_link
 
 # Exchanges that failed (timeout, CRC, unreadable reply) are retried this many times each
 # before the flash gives up; every retry is counted in the summary.
@@ -246,26 +247,28 @@ def run_flash(args: argparse.Namespace) -> int:
         from hushkit import flash_stm32
 
         return flash_stm32.run(args)
+    return run_over_link(
+        args,
+        lambda client: flash(client, args.image, progress=not args.json),
+        lambda r: f"flashed {r.slot}: {r.bytes_written} bytes written, {r.chunks_skipped} "
+        f"sectors unchanged, {r.retries} retries, {r.seconds:.1f} s; image "
+        f"{r.image_sha256[:16]}… {r.state}",
+    )
+
+
+def run_over_link(args: argparse.Namespace, operation: Callable[[FlashClient], FlashResult],
+                  summary: Callable[[FlashResult], str]) -> int:
+    """`operation` on the device at --port; its result as JSON (--json) or one summary line.
+
+    Link, device and flash errors end the command as the CLI's one line (exit status 1)."""
     try:
         with open_link(args.port, timeout=EXCHANGE_TIMEOUT_S, trace=args.trace) as link:
             counting = _CountingLink(link)
-            client = FlashClient(counting, timeout=EXCHANGE_TIMEOUT_S)
-            result = flash(client, args.image, progress=not args.json)
+            result = operation(FlashClient(counting, timeout=EXCHANGE_TIMEOUT_S))
             result.wire_bytes = counting.sent + counting.received
     except serial.SerialException as exc:
-        print(f"error: the device disconnected ({exc})", file=sys.stderr)
-        return 1
-    except (FlashError, DeviceError, LinkError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    if args.json:
-        print(json.dumps(result.as_dict(), indent=2))
-    else:
-        print(
-            f"flashed {result.slot}: {result.bytes_written} bytes written, "
-            f"{result.chunks_skipped} sectors unchanged, {result.retries} retries, "
-            f"{result.seconds:.1f} s; image {result.image_sha256[:16]}… {result.state}"
-        )
+        raise FlashError(f"the device disconnected ({exc})") from None
+    print(json.dumps(result.as_dict(), indent=2) if args.json else summary(result))
     return 0
 
 

@@ -16,20 +16,15 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-import serial
-
 from hushkit import flash_image, flash_layout
 from hushkit import protocol as p
 from hushkit.client import DeviceError
-from hushkit.flash import EXCHANGE_TIMEOUT_S, FlashError, FlashResult, _retrying, _write_image
+from hushkit.flash import FlashError, FlashResult, _retrying, _write_image, run_over_link
 from hushkit.flash_client import FlashClient
-from hushkit.transport import LinkError, open_link
 
 
 def model_image(
@@ -88,25 +83,18 @@ def push(
 
 
 def run_push(args: argparse.Namespace) -> int:
-    try:
-        with open_link(args.port, timeout=EXCHANGE_TIMEOUT_S, trace=args.trace) as link:
-            client = FlashClient(link, timeout=EXCHANGE_TIMEOUT_S)
-            result = push(client, args.model, progress=not args.json, sign_key=args.sign_key)
-    except serial.SerialException as exc:
-        print(f"error: the device disconnected ({exc})", file=sys.stderr)
-        return 1
-    except (FlashError, DeviceError, LinkError, flash_image.ImageError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    if args.json:
-        print(json.dumps(result.as_dict(), indent=2))
-    else:
-        print(
-            f"model {result.image_sha256[:16]}… active from {result.slot}: "
-            f"{result.bytes_written} bytes written, {result.chunks_skipped} sectors unchanged, "
-            f"{result.retries} retries, {result.seconds:.1f} s"
-        )
-    return 0
+    def operation(client: FlashClient) -> FlashResult:
+        try:
+            return push(client, args.model, progress=not args.json, sign_key=args.sign_key)
+        except ValueError as exc:  # a file imgtool or the slot layout refuses
+            raise FlashError(str(exc)) from None
+
+    return run_over_link(
+        args,
+        operation,
+        lambda r: f"model {r.image_sha256[:16]}… active from {r.slot}: {r.bytes_written} bytes "
+        f"written, {r.chunks_skipped} sectors unchanged, {r.retries} retries, {r.seconds:.1f} s",
+    )
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

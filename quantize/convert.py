@@ -22,15 +22,20 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from hushkit import argtypes, contract
 from hushkit.quantize import opset, tflite_model
+from hushkit.quantize.qat_config import QATConfig
 
-if TYPE_CHECKING:  # qat.py imports torch: keep `hushkit --help` fast
-    from hushkit.quantize.qat import QATConfig
+# `hushkit quantize --qat` options: (flag, QATConfig field, argument type, help)
+QAT_OPTIONS = (
+    ("--qat-steps", "steps", argtypes.non_negative_int, "fine-tuning steps"),
+    ("--qat-lr", "lr", argtypes.float_range(0.0, 1.0, lo_open=True), "fine-tuning learning rate"),
+    ("--qat-batch", "batch_size", argtypes.positive_int, "mixtures per fine-tuning step"),
+)
+
 
 METADATA_NAME = "hushkit"
 GENERATOR = "hushkit quantize"
@@ -211,24 +216,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="quantization-aware fine-tuning before conversion (when plain int8 loses too much)",
     )
-    p.add_argument(
-        "--qat-steps",
-        type=argtypes.non_negative_int,
-        default=300,
-        help="fine-tuning steps (default 300)",
-    )
-    p.add_argument(
-        "--qat-lr",
-        type=argtypes.float_range(0.0, 1.0, lo_open=True),
-        default=1e-4,
-        help="fine-tuning learning rate",
-    )
-    p.add_argument(
-        "--qat-batch",
-        type=argtypes.positive_int,
-        default=8,
-        help="mixtures per fine-tuning step",
-    )
+    for flag, field, kind, text in QAT_OPTIONS:
+        default = getattr(QATConfig, field)
+        p.add_argument(flag, type=kind, default=default, help=f"{text} (default {default:g})")
     p.add_argument(
         "--qat-data",
         help="`hushkit data` directory whose training mixtures fine-tune (default: CALIB_DIR)",
@@ -240,13 +230,13 @@ def _qat_config(args: argparse.Namespace) -> QATConfig | None:
     """--qat settings; the loss takes the checkpoint's training settings where it has them."""
     if not args.qat:
         return None
-    from hushkit.quantize.qat import QATConfig
     from hushkit.training.checkpoint import load
 
     trained = load(args.checkpoint).get("config") or {}
     loss = {k: trained[k] for k in ("compress", "complex_weight", "distortion_weight")
             if k in trained}
-    return QATConfig(steps=args.qat_steps, lr=args.qat_lr, batch_size=args.qat_batch, **loss)
+    options = {field: getattr(args, flag[2:].replace("-", "_")) for flag, field, *_ in QAT_OPTIONS}
+    return QATConfig(**options, **loss)
 
 
 def _cli(args: argparse.Namespace) -> int:

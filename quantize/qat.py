@@ -19,7 +19,6 @@ fine-tuning the float weights are converted as usual; the converter recalibrates
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import sys
 from collections.abc import Iterator
@@ -27,24 +26,12 @@ from collections.abc import Iterator
 import torch
 
 from hushkit import contract
+from hushkit.quantize.qat_config import QATConfig
 from hushkit.training.layers import StreamNet, activate
 from hushkit.training.model import STFT, log_power
 
 RANGE_MOMENTUM = 0.99  # running min/max of observed ranges, per observation
 ACTIVATION_GRIDS = {"tanh": contract.TANH_GRID, "sigmoid": contract.SIGMOID_GRID}
-
-
-@dataclasses.dataclass
-class QATConfig:
-    steps: int = 300
-    lr: float = 1e-4  # small: the float model is already trained; this only nudges it
-    batch_size: int = 8
-    segment_seconds: float = 2.0  # 250 hops at 8 ms: enough for the GRU state to settle
-    grad_clip: float = 1.0
-    compress: float = 0.3  # the trainer's loss settings (TrainConfig)
-    complex_weight: float = 0.3
-    distortion_weight: float = 1.0
-    seed: int = 0
 
 
 def fake_quant(x: torch.Tensor, grid: tuple[float, int]) -> torch.Tensor:

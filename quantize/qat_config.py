@@ -1,0 +1,22 @@
+"""Settings of quantization-aware fine-tuning (`hushkit quantize --qat`).
+
+Apart from qat.py, which imports torch, so that the command line reads its defaults from here
+without loading torch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+
+@dataclasses.dataclass
+class QATConfig:
+    steps: int = 300
+    lr: float = 1e-4  # small: the float model is already trained; this only nudges it
+    batch_size: int = 8
+    segment_seconds: float = 2.0  # 250 hops at 8 ms: enough for the GRU state to settle
+    grad_clip: float = 1.0
+    compress: float = 0.3  # the trainer's loss settings (TrainConfig)
+    complex_weight: float = 0.3
+    distortion_weight: float = 1.0
+    seed: int = 0
