@@ -102,6 +102,12 @@ class Stats:
     worst_lateness_us: int = 0
     overruns: int = 0
     buffer_level_max: int = 0
+    # The watchdog (since power-on): resets, what the last one interrupted (WatchdogPhase),
+    # trial images rolled back after one, and whether this boot followed one.
+    watchdog_resets: int = 0
+    watchdog_reason: int = 0
+    watchdog_rollbacks: int = 0
+    watchdog_last_boot: int = 0
 
     @property
     def cost_mean(self) -> float:

@@ -100,6 +100,9 @@ def render() -> str:
     )
     lines += _enum("hush_audio_source", "HUSH_AUDIO_SOURCE_",
                    [(a.name, a.value, "") for a in p.AudioSource])
+    lines += _enum("hush_watchdog_phase", "HUSH_WDT_PHASE_",
+                   [(w.name, w.value, p.WATCHDOG_PHASE_TEXT[w]) for w in p.WatchdogPhase])
+    lines += _enum("hush_fault_kind", "HUSH_FAULT_", [(f.name, f.value, "") for f in p.FaultKind])
     for layout in p.LAYOUTS:
         lines += _layout(layout)
     lines += ["#endif /* HUSH_PROTOCOL_H */", ""]

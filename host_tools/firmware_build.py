@@ -207,11 +207,13 @@ def build(
     build_root: Path = targets.BUILD_ROOT,
     env: str | None = None,
     extra_env: dict[str, str] | None = None,
+    test_hooks: bool = False,
 ) -> BuildResult:
     """Build the application (or the HAL self-test image) for `target` with `pio run`.
 
     The ELF lands in build_root/<environment>/ (tests use their own root so they never
-    replace a user's build)."""
+    replace a user's build). `test_hooks` compiles in the test suite's fault injection (the
+    FAULT command): give such builds their own build_root."""
     tgt = targets.get(target)
     env_name = env or (tgt.selftest_env if selftest else tgt.name)
     check_toolchain()
@@ -220,6 +222,9 @@ def build(
     environ["PLATFORMIO_BUILD_DIR"] = str(Path(build_root).resolve())
     environ.pop("HUSHKIT_BOOT_KEY_DIR", None)  # only what the caller names (extra_env)
     environ |= extra_env or {}
+    environ.pop("HUSHKIT_TEST_HOOKS", None)
+    if test_hooks:
+        environ["HUSHKIT_TEST_HOOKS"] = "1"
     if not selftest:
         if model_dir is None and not DEFAULT_MODEL_DIR.is_dir():
             export_shipped_model(DEFAULT_MODEL_DIR)

@@ -105,8 +105,23 @@ def format_stats(stats: Stats, hop_s: float) -> str:
             f"real-time path    {stats.audio_hops} hops, {stats.deadline_misses} deadline misses "
             f"(worst {stats.worst_lateness_us} us late), {stats.overruns} overruns, "
             f"buffer level max {stats.buffer_level_max}",
+            format_watchdog(stats),
         ]
     )
+
+
+def format_watchdog(stats: Stats) -> str:
+    """The watchdog line of `hushkit stats`."""
+    line = f"watchdog resets   {stats.watchdog_resets}"
+    if stats.watchdog_resets:
+        try:
+            reason = p.WATCHDOG_PHASE_TEXT[p.WatchdogPhase(stats.watchdog_reason)]
+        except ValueError:
+            reason = f"phase {stats.watchdog_reason}"
+        line += f" (last: {reason}); {stats.watchdog_rollbacks} trial images rolled back"
+    if stats.watchdog_last_boot:
+        line += "; this boot followed a watchdog reset: model bypassed until `SET bypass=0`"
+    return line
 
 
 @dataclasses.dataclass

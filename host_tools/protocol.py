@@ -28,7 +28,8 @@ import struct
 import zlib
 
 # v2: STATS_REPLY gained the real-time audio path's counters (appended fields).
-PROTOCOL_VERSION = 2
+# v3: STATS_REPLY gained the watchdog's counters (appended fields).
+PROTOCOL_VERSION = 3
 
 HEADER = struct.Struct("<BBHH")  # opcode, status, seq, payload length
 CRC = struct.Struct("<I")  # CRC32 (IEEE, zlib.crc32) of header | payload
@@ -74,6 +75,9 @@ class Opcode(enum.IntEnum):
     AUDIO_STOP = 0x24  # stop the run
     # 0x30-0x3F: reliability
     SAFETY = 0x30  # output safety stage counters (limiter, fall back to bypass)
+    # Test builds only (firmware built with HUSH_TEST_HOOKS); release firmware answers
+    # UNKNOWN_OPCODE: arm a fault (FaultKind) to exercise the watchdog.
+    FAULT = 0x31
 
 
 class Status(enum.IntEnum):
@@ -177,6 +181,34 @@ COST_UNITS = {
     CostSource.SYSTICK_ICOUNT: "instructions",
     CostSource.DWT_CYCLES: "cycles",
 }
+
+
+class WatchdogPhase(enum.IntEnum):
+    """What the firmware was doing when the watchdog reset it (the reset's reason)."""
+
+    NONE = 0  # no watchdog reset since power-on
+    IDLE = 1  # waiting for work (the idle loop feeds the watchdog: never a reason)
+    LOOP = 2  # the main loop, between a request and the next
+    HOP = 3  # a hop of a PROCESS request (the model or the DSP never returned)
+    AUDIO = 4  # a hop of the real-time audio path
+    COMMAND = 5  # another command (model push, flash write...)
+
+
+WATCHDOG_PHASE_TEXT = {
+    WatchdogPhase.NONE: "none",
+    WatchdogPhase.IDLE: "idle",
+    WatchdogPhase.LOOP: "main loop",
+    WatchdogPhase.HOP: "stuck in a PROCESS hop",
+    WatchdogPhase.AUDIO: "stuck in a real-time audio hop",
+    WatchdogPhase.COMMAND: "stuck in a command",
+}
+
+
+class FaultKind(enum.IntEnum):
+    """FAULT request (test builds): what goes wrong."""
+
+    NONE = 0  # disarm
+    HANG_HOP = 1  # the next PROCESS hop never returns (and never feeds the watchdog)
 
 
 class BootMode(enum.IntEnum):
@@ -325,6 +357,21 @@ STATS_REPLY = Layout(
         Field("overruns", "I", "captured hops lost before the main loop read them"),
         Field("buffer_level_max", "B", "most captured hops waiting at once"),
         Field("_pad2", "3x"),
+        Field("watchdog_resets", "I", "watchdog resets since power-on"),
+        Field("watchdog_reason", "B", "WatchdogPhase the last watchdog reset interrupted"),
+        Field("watchdog_rollbacks", "B", "trial images the bootloader rolled back after one"),
+        Field("watchdog_last_boot", "B", "1 = this boot followed a watchdog reset (bypass on)"),
+        Field("_pad3", "x"),
+    ),
+)
+
+FAULT_REQUEST = Layout(
+    "FAULT_REQUEST",
+    "FAULT request payload (test builds only): arm a fault. The reply has no payload.",
+    (
+        Field("kind", "B", "FaultKind"),
+        Field("_pad", "x"),
+        Field("timeout_ms", "H", "watchdog time-out while the fault runs, ms; 0 = the board's"),
     ),
 )
 
@@ -511,6 +558,7 @@ LAYOUTS = (
     AUDIO_STATUS_REPLY,
     AUDIO_READ_REQUEST,
     SAFETY_REPLY,
+    FAULT_REQUEST,
 )
 
 
@@ -544,6 +592,8 @@ def definition() -> dict:
         "boot_reasons": {m.name: m.value for m in BootReason},
         "slot_states": {m.name: m.value for m in SlotState},
         "audio_sources": {a.name: a.value for a in AudioSource},
+        "watchdog_phases": {w.name: w.value for w in WatchdogPhase},
+        "fault_kinds": {f.name: f.value for f in FaultKind},
         "layouts": {lay.name: [[f.name, f.fmt] for f in lay.fields] for lay in LAYOUTS},
     }
 

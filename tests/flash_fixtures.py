@@ -68,13 +68,17 @@ def sign_versions(
     return first
 
 
-def make_rig(export_dir: Path, build_root: Path, work: Path) -> FlashRig:
+def make_rig(export_dir: Path, build_root: Path, work: Path, test_hooks: bool = False) -> FlashRig:
+    """test_hooks: slot builds with the FAULT command (give them their own build_root)."""
     from hushkit import firmware_build
 
     boot = flash_build.build_bootloader(TARGET, build_root)
     _, envs = flash_build.envs(TARGET)
     elfs = [
-        firmware_build.build(TARGET, export_dir, build_root=build_root, env=e).elf for e in envs
+        firmware_build.build(
+            TARGET, export_dir, build_root=build_root, env=e, test_hooks=test_hooks
+        ).elf
+        for e in envs
     ]
     work.mkdir(parents=True, exist_ok=True)
     old = sign_versions(elfs, work / "old", OLD_VERSION)
@@ -166,14 +170,16 @@ def power_cut_sweep(
 # ---- shared by the test modules' fixtures -----------------------------------------------
 
 
-def rig_or_skip(export_dir: Path, build_root: Path, work: Path) -> FlashRig:
+def rig_or_skip(
+    export_dir: Path, build_root: Path, work: Path, test_hooks: bool = False
+) -> FlashRig:
     from hushkit import firmware_build
     from hushkit.emulator import QEMU
 
     if shutil.which(firmware_build.TOOLCHAIN_CC) is None or shutil.which(QEMU) is None:
         pytest.skip("needs arm-none-eabi-gcc and qemu-system-arm")
     pytest.importorskip("imgtool")
-    return make_rig(export_dir, build_root, work)
+    return make_rig(export_dir, build_root, work, test_hooks)
 
 
 def flashed(rig: FlashRig, name: str = "old.bin") -> Path:

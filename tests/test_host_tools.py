@@ -120,7 +120,8 @@ class FakeDevice:
             hops=len(self.costs), cost_min=min(c), cost_max=max(c), cost_total=sum(self.costs),
             cost_source=p.CostSource.SYSTICK_ICOUNT, arena_bytes=12345, stack_used=900,
             frame_errors=0, audio_hops=0, deadline_misses=0, worst_lateness_us=0, overruns=0,
-            buffer_level_max=0,
+            buffer_level_max=0, watchdog_resets=0, watchdog_reason=0, watchdog_rollbacks=0,
+            watchdog_last_boot=0,
         )  # fmt: skip
 
     def _on_set(self, payload: bytes) -> bytes:

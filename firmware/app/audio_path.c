@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "app_watchdog.h"
 #include "commands.h"
 #include "hal_audio.h"
 #include "hal_timer.h"
@@ -66,6 +67,7 @@ static void spin_us(uint32_t us)
 
 static void process_hop(uint32_t index)
 {
+    app_watchdog_enter(HUSH_WDT_PHASE_AUDIO);
     const hal_timer_mark_t mark = hal_timer_start();
     const int rc = hush_pipeline_process(s_audio.pipeline, s_audio.work, s_audio.work);
     const uint32_t cost = hal_timer_elapsed(mark);

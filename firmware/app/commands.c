@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "app_flash.h"
+#include "app_watchdog.h"
 #include "audio_path.h"
 #include "hal_sys.h"
 #include "hal_timer.h"
@@ -83,6 +84,14 @@ void hush_cmd_set_pipeline(hush_cmd_ctx *ctx, hush_pipeline *pipeline, int init_
 static int model_loaded(const hush_cmd_ctx *ctx)
 {
     return ctx->pipeline != NULL && ctx->init_status == HUSH_PIPELINE_OK;
+}
+
+void hush_cmd_set_bypass(hush_cmd_ctx *ctx, int bypass)
+{
+    ctx->bypass = bypass != 0;
+    if (model_loaded(ctx)) {
+        hush_pipeline_set_bypass(ctx->pipeline, ctx->bypass);
+    }
 }
 
 /* Why model commands are refused; "" when the model is loaded. */
@@ -235,9 +244,12 @@ static size_t cmd_process(hush_cmd_ctx *ctx, uint8_t *reply, uint16_t seq, const
             ctx->pcm[i] = (int16_t)hush_frame_get_u16(src + 2u * i);
         }
         src += 2u * hop;
+        app_watchdog_enter(HUSH_WDT_PHASE_HOP);
+        app_watchdog_hop_hook();
         const hal_timer_mark_t mark = hal_timer_start();
         const int rc = hush_pipeline_process(ctx->pipeline, ctx->pcm, ctx->pcm);
         const uint32_t cost = hal_timer_elapsed(mark);
+        app_watchdog_enter(HUSH_WDT_PHASE_COMMAND);
         if (rc != HUSH_PIPELINE_OK) {
             return reply_error(reply, op, seq, HUSH_STATUS_PIPELINE_ERROR,
                                hush_pipeline_error_str(rc));
@@ -271,6 +283,7 @@ static size_t cmd_stats(hush_cmd_ctx *ctx, uint8_t *out)
     hush_frame_put_u32(out + HUSH_STATS_REPLY_STACK_USED_OFFSET, hal_sys_stack_used());
     hush_frame_put_u32(out + HUSH_STATS_REPLY_FRAME_ERRORS_OFFSET, ctx->frame_errors);
     hush_audio_put_stats(out);
+    app_watchdog_put_stats(out);
     return HUSH_STATS_REPLY_SIZE;
 }
 
@@ -334,6 +347,7 @@ size_t hush_cmd_handle(hush_cmd_ctx *ctx, const uint8_t *frame, size_t len, uint
     const size_t payload_len = hush_frame_get_u16(frame + HUSH_PROTO_HDR_LENGTH_OFFSET);
     const uint8_t *payload = frame + HUSH_PROTO_HEADER_SIZE;
     const uint8_t op = (uint8_t)(opcode | HUSH_PROTO_REPLY_FLAG);
+    app_watchdog_enter(HUSH_WDT_PHASE_COMMAND);
     if (payload_len != len - HUSH_PROTO_HEADER_SIZE) {
         ctx->frame_errors++;
         return reply_error(reply, op, seq, HUSH_STATUS_BAD_LENGTH, "header length != frame");
@@ -371,6 +385,8 @@ size_t hush_cmd_handle(hush_cmd_ctx *ctx, const uint8_t *frame, size_t len, uint
             return reply_error(reply, op, seq, HUSH_STATUS_BAD_LENGTH, NULL);
         }
         return hush_frame_seal(reply, op, HUSH_STATUS_OK, seq, cmd_safety(ctx, out));
+    case HUSH_OP_FAULT:
+        return app_watchdog_fault_cmd(seq, payload, payload_len, reply);
     default:
         if ((opcode & HUSH_AUDIO_OPCODE_MASK) == HUSH_OP_AUDIO_LOAD) {
             return hush_audio_cmd(opcode, seq, payload, payload_len, reply);

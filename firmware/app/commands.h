@@ -68,6 +68,10 @@ hush_cmd_ctx *hush_cmd_init(void *mem, size_t mem_size, hush_pipeline *pipeline,
  * attenuation) carry over. */
 void hush_cmd_set_pipeline(hush_cmd_ctx *ctx, hush_pipeline *pipeline, int init_status);
 
+/* Turn the model bypass on or off, as SET does (the firmware starts in bypass after a watchdog
+ * reset). */
+void hush_cmd_set_bypass(hush_cmd_ctx *ctx, int bypass);
+
 /* Feed one received byte. Returns the number of reply bytes written to reply[0..] (a complete
  * encoded frame with its delimiter) when this byte ended a frame, else 0. cap must be at least
  * HUSH_CMD_REPLY_BYTES. Frames that fail their CRC are answered with BAD_CRC (echoing the seq);

@@ -14,6 +14,7 @@
 
 #include "app_flash.h"
 #include "app_model.h"
+#include "app_watchdog.h"
 #include "audio_path.h"
 #include "commands.h"
 #include "hal_sys.h"
@@ -98,9 +99,14 @@ int main(void)
     hush_audio_init(init_status == HUSH_PIPELINE_OK ? pipeline : NULL);
     app_model_attach(cmd, s_pipeline_mem, sizeof s_pipeline_mem, s_arena, sizeof s_arena,
                      s_model_sha, s_model_region);
+    if (app_watchdog_start()) {
+        /* The last run hung: keep the audio safe (passed through) until the host says. */
+        hush_cmd_set_bypass(cmd, 1);
+    }
 
     uint8_t rx[RX_CHUNK_BYTES];
     for (;;) {
+        app_watchdog_enter(HUSH_WDT_PHASE_LOOP);
         /* Audio first: a captured hop has a deadline, a request only a host waiting. */
         size_t reply_len = hush_audio_service(s_reply, sizeof s_reply);
         if (reply_len != 0) {
@@ -114,6 +120,7 @@ int main(void)
             }
         }
         if (n == 0) {
+            app_watchdog_enter(HUSH_WDT_PHASE_IDLE);
             hal_sys_sleep_unless(work_pending);
         }
     }

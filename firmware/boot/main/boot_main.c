@@ -21,6 +21,7 @@
 #include "boot_cmd.h"
 #include "boot_image.h"
 #include "boot_policy.h"
+#include "boot_rollback.h"
 #include "flash_layout.h"
 #include "hal_flash.h"
 #include "hal_sys.h"
@@ -37,6 +38,7 @@ static uint8_t s_reply[BOOT_CMD_REPLY_BYTES];
 /* Region index to boot, or -1. */
 static int choose_slot(void)
 {
+    boot_rollback_check();
     int pending = -1, confirmed = -1, valid = -1;
     for (unsigned i = 0; i < HUSH_FLASH_N_REGIONS; ++i) {
         if (boot_regions[i].kind != HUSH_SLOT_KIND_APP) {

@@ -23,6 +23,7 @@ void hal_reset_handler(void) __attribute__((noreturn));
 void hal_default_handler(void) __attribute__((noreturn));
 void hal_systick_isr(void);
 void hal_uart_rx_isr(void);
+void hal_nmi_isr(void);
 /* Board clock set-up before main(), where a board needs one (hal/stm32f411_hw). */
 void hal_board_init(void) __attribute__((weak));
 #ifdef HAL_BOARD_AUDIO_IRQ
@@ -62,6 +63,12 @@ void hal_default_handler(void)
     hal_sys_exit(HAL_FAULT_EXIT_CODE);
 }
 
+/* NMI: the board's watchdog warning where it has one (hal/cmsdk_watchdog), else a fault. */
+__attribute__((weak)) void hal_nmi_isr(void)
+{
+    hal_default_handler();
+}
+
 /* Every exception and interrupt defaults to hal_default_handler (reserved slots too: they
  * are never taken); SysTick, the board's UART RX IRQ and its audio IRQ override the range on
  * purpose. */
@@ -72,6 +79,7 @@ __attribute__((section(".isr_vector"), used)) static void (*const vectors[16 + H
     [0] = (void (*)(void))__stack_top__,
     [1] = hal_reset_handler,
     [2 ... 15 + HAL_BOARD_NUM_IRQS] = hal_default_handler,
+    [2] = hal_nmi_isr,
     [15] = hal_systick_isr,
     [16 + HAL_BOARD_UART0_RX_IRQ] = hal_uart_rx_isr,
 #ifdef HAL_BOARD_AUDIO_IRQ

@@ -13,6 +13,8 @@
 #define HAL_BOARD_UART0_BASE 0x40004000u /* CMSDK APB UART0 */
 #define HAL_BOARD_UART0_RX_IRQ 0u        /* UART0 RX (TX is 1) */
 #define HAL_BOARD_NUM_IRQS 32u
+#define HAL_BOARD_WATCHDOG_BASE 0x40008000u /* CMSDK APB watchdog, interrupt on NMI */
+#define HAL_BOARD_WATCHDOG_HZ 25000000u     /* WDOGCLK = SYSCLK */
 
 /* Virtual codec (hal/vcodec): CMSDK APB TIMER0 as the hop clock, tapes in the 16 MB PSRAM
  * (outside the firmware's RAM region; at 0x21000000 on the AN386, 0x60000000 on the AN500,

@@ -218,6 +218,9 @@ else:
             ("HUSH_TARGET", f'\\"{option("custom_target", "") or env.subst("$PIOENV")}\\"'),
         ],
     )
+    if os.environ.get("HUSHKIT_TEST_HOOKS") == "1":
+        # Fault injection for the test suite (the FAULT command): never in a release build.
+        app_env.Append(CPPDEFINES=["HUSH_TEST_HOOKS"])
     if cmsis_list:
         app_env.Append(CPPPATH=cmsis_include, CPPDEFINES=CMSIS_DEFINES)
     sources += objects(app_env, c_sources(os.path.join(core_dir, "src")), FIRMWARE_DIR)
