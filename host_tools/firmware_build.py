@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from hushkit import build_config, targets
+from hushkit import build_config, model_budget, targets
 
 PIO_CORE_DIR = targets.REPO_ROOT / "build" / "pio-core"
 DEFAULT_MODEL_DIR = targets.REPO_ROOT / "build" / "export"
@@ -230,6 +230,10 @@ def build(
             export_shipped_model(DEFAULT_MODEL_DIR)
         model_dir = Path(model_dir or DEFAULT_MODEL_DIR).resolve()
         check_model_dir(model_dir)
+        try:
+            model_budget.check_export_dir(model_dir, target)
+        except ValueError as exc:
+            raise BuildError(str(exc)) from None
         ensure_cmsis()
         environ["HUSHKIT_MODEL_DIR"] = str(model_dir)
     cmd = [sys.executable, "-m", "platformio", "run", "-d", str(targets.FIRMWARE_DIR)]
@@ -238,10 +242,21 @@ def build(
     proc = subprocess.run(cmd, env=environ, capture_output=not verbose, text=True)
     seconds = time.monotonic() - start
     if proc.returncode != 0:
+        overflow = _region_overflow(proc.stdout + proc.stderr)
+        if overflow:
+            raise BuildError(f"the firmware does not fit {target}: {overflow}")
         output = "" if verbose else (proc.stdout + proc.stderr)[-6000:]
         raise BuildError(f"`{' '.join(cmd[2:])}` failed:\n{output}")
     elf = tgt.elf(env_name, build_root)
     return BuildResult(tgt, elf, elf_memory(elf), seconds)
+
+
+def _region_overflow(log: str) -> str:
+    """The linker's "region `RAM' overflowed by N bytes" line of a failed build, or ""."""
+    for line in log.splitlines():
+        if "overflowed by" in line and "region" in line:
+            return line.split(": ", 1)[-1].strip()
+    return ""
 
 
 def run_build(args: argparse.Namespace) -> int:

@@ -22,7 +22,7 @@ import json
 import sys
 from pathlib import Path
 
-from hushkit import contract
+from hushkit import contract, model_budget, targets
 from hushkit.quantize import opset, tflite_model
 from hushkit.training import dsp
 
@@ -227,12 +227,20 @@ def config_h(model: Checked, source_name: str) -> str:
     return "\n".join(lines)
 
 
-def export(model_path: str | Path, out_dir: str | Path, expect_dsp: str | None = None) -> Checked:
-    """Check the model and write the three firmware files into out_dir."""
+def export(
+    model_path: str | Path,
+    out_dir: str | Path,
+    expect_dsp: str | None = None,
+    target: str | None = None,
+) -> Checked:
+    """Check the model (and, given a target, that it fits it) and write the three firmware
+    files into out_dir."""
     path = Path(model_path)
     if not path.exists():
         raise FileNotFoundError(f"model not found: {path}")
     model = check_model(path.read_bytes(), expect_dsp)
+    if target is not None:
+        model_budget.budget(target).check(len(model.data), model.arena_bytes)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     for name, text in (
@@ -260,12 +268,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         choices=FIRMWARE_DSP,
         help="refuse a model built for another DSP configuration",
     )
+    p.add_argument(
+        "--target",
+        choices=list(targets.TARGETS),
+        help="refuse a model too large for this target's flash or RAM (arena)",
+    )
     p.set_defaults(func=_cli)
 
 
 def _cli(args: argparse.Namespace) -> int:
     try:
-        model = export(args.model, args.out, args.expect_dsp)
+        model = export(args.model, args.out, args.expect_dsp, args.target)
     except (ValueError, FileNotFoundError) as exc:  # ExportError, TFLiteFormatError, op errors
         print(f"error: {args.model}: {exc}", file=sys.stderr)
         return 2

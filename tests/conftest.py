@@ -42,7 +42,9 @@ def _calibration_clips(folder: Path) -> None:
         sf.write(folder / f"noise{i}.wav", noise.astype(np.float32), dsp.SAMPLE_RATE)
 
 
-def make_test_model(root: Path, dsp: str = "default") -> tuple[Path, Path]:
+def make_test_model(
+    root: Path, dsp: str = "default", hidden: int = TEST_MODEL_HIDDEN
+) -> tuple[Path, Path]:
     """Quantize and export the seeded untrained test model for DSP configuration `dsp`."""
     torch = pytest.importorskip("torch")
     pytest.importorskip("tensorflow")
@@ -54,7 +56,7 @@ def make_test_model(root: Path, dsp: str = "default") -> tuple[Path, Path]:
     _calibration_clips(root / "calib")
     torch.manual_seed(0)
     ckpt = root / "model.pt"
-    checkpoint.save(ckpt, MaskNet(ModelArgs(dsp=dsp, hidden=TEST_MODEL_HIDDEN)))
+    checkpoint.save(ckpt, MaskNet(ModelArgs(dsp=dsp, hidden=hidden)))
     tflite = root / "model.tflite"
     tflite.write_bytes(
         convert.quantize_checkpoint(ckpt, root / "calib", n_hops=CALIBRATION_HOPS).tflite

@@ -71,12 +71,15 @@ def read_audio(path: Path, sample_rate: int = SAMPLE_RATE) -> tuple[np.ndarray, 
     """Decode `path` to mono float32 at `sample_rate`.
 
     Channels are averaged. Formats libsndfile cannot read are converted with sox first.
-    Returns (audio, {"native_rate", "channels"}); raises DataError if it cannot be read.
+    Returns (audio, {"native_rate", "channels"}); raises DataError if it cannot be read or
+    holds non-finite samples.
     """
     try:
         data, rate = audiofile.decode(path)
     except InputError as exc:
         raise DataError(str(exc)) from None
+    if not np.isfinite(data).all():
+        raise DataError(f"{path}: NaN or Inf samples (a corrupt float WAV?)")
     info = {"native_rate": rate, "channels": int(data.shape[1])}
     x = audiofile.resample(data.mean(axis=1), rate, sample_rate)
     peak = float(np.max(np.abs(x))) if len(x) else 0.0
