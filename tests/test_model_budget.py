@@ -1,8 +1,8 @@
 """Models too large for a target: refused by `hushkit export --target`, `hushkit build` and
 `hushkit model push` with one line, before any work (no files written, nothing flashed).
 
-The too-large models are real: the test network (MaskNet) with 128 and 384 hidden units,
-quantized like any other (168 KB and 1.07 MB of int8, the latter with a ~50 KB arena), against
+The too-large models are real: the test network (MaskNet) with 128 and 512 hidden units,
+quantized like any other (168 KB and ~1.9 MB of int8, the latter with a ~54 KB arena), against
 the Black Pill (192 KB application slot, 128 KB RAM) and the STM32F405 board (1 MB flash,
 128 KB RAM).
 """
@@ -54,8 +54,8 @@ def big(tmp_path_factory) -> tuple[Path, Path]:
 
 @pytest.fixture(scope="module")
 def huge(tmp_path_factory) -> tuple[Path, Path]:
-    """A 1.07 MB model with a ~50 KB arena: too large for the STM32F405's flash and RAM."""
-    return _hidden(tmp_path_factory, 384)
+    """A 1.9 MB model with a ~54 KB arena: too large for the STM32F405's flash and RAM."""
+    return _hidden(tmp_path_factory, 512)
 
 
 @pytest.mark.slow
