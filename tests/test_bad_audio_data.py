@@ -72,8 +72,9 @@ def test_package_skips_corrupt_files_naming_each(tmp_path, capsys):
     writer = _writer(tmp_path)
     data_cli._process_files(raw, {("pkgx", "spk"): "train"}, writer)
     err = capsys.readouterr().err
+    warnings = [line for line in err.splitlines() if "warning: skipped" in line]
     for name in BAD:
-        assert f"warning: skipped {folder / name}" in err, err
+        assert any(str(folder / name) in line for line in warnings), err
     assert "NaN or Inf" in err
     seen = [e["origin"] for e in writer.clips + writer.dropped]
     assert str(folder / "good.wav") in seen  # the good clip went through
