@@ -22,8 +22,8 @@
  * shows as silent hops and counted misses, never as a half-written buffer.
  *
  * Implementations: hal/vcodec (virtual codec for QEMU: a timer at the hop rate plays an
- * input tape in memory and records an output tape), hal/stm32f4_i2s (I2S full duplex with
- * circular DMA, half/complete interrupts). Single consumer: call everything but the ISRs from
+ * input tape in memory and records an output tape), hal/stm32f411_hw (I2S full duplex with
+ * circular DMA, half/complete interrupts), hal/audio_none (no codec). Single consumer: call everything but the ISRs from
  * the main loop.
  */
 #ifndef HAL_AUDIO_H
