@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "hushkit.training.train",
     "hushkit.training.enhance",
     "hushkit.training.evaluate",
+    "hushkit.training.operating_point",
     "hushkit.quantize.convert",
     "hushkit.quantize.export",
     "hushkit.firmware_build",
@@ -42,6 +43,8 @@ the pipeline, in order:
   hushkit data        prepare speech/noise material (Debian packages and your own folders)
   hushkit train       train the streaming mask network
   hushkit eval        score it against classic and published baselines
+  hushkit operating-point
+                      choose its mask-logit shift on a held-out-source set
   hushkit quantize    int8 TFLite model + parity report
   hushkit export      C array + config header the firmware compiles the model in with
   hushkit build       build the firmware for a target

@@ -32,6 +32,8 @@ class TrainConfig:
     speed_prob: float = 0.0  # speech 0.9 ... 1.1 times as fast
     clip_prob: float = 0.0  # clipped microphone signal (target unclipped)
     voice_fx_prob: float = 0.0  # radio/phone-band, saturated voice, kept in the target
+    # Comma-separated shell patterns of speech sources left out of this stage's mixtures.
+    exclude_speech_sources: str = ""
     clean_prob: float = 0.05  # no noise at all: teaches transparency on clean speech
     high_snr_prob: float = 0.1  # SNR from 20 ... 40 dB instead of snr_min_db ... snr_max_db
     speech_level_min_dbfs: float = -40.0  # active speech level of the microphone signal

@@ -133,8 +133,10 @@ class _Writer:
         reason, stats = ds.screen(
             x, screen_as, native_rate, min_speech_snr_db=self.opts.min_speech_snr_db
         )
-        # The held-out set tests telephone-band speech too, and key clicks are short by nature.
-        if (reason == "narrowband" and split == "heldout") or (
+        # The held-out set tests telephone-band speech too, telephone prompts are narrowband
+        # by nature, and so are key clicks short.
+        narrowband_ok = split == "heldout" or meta["source"] in sources.NARROWBAND_SPEECH_SOURCES
+        if (reason == "narrowband" and narrowband_ok) or (
             reason == "too_short" and meta.get("category") == "keyboard"
         ):
             reason = None

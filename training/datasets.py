@@ -246,11 +246,19 @@ def open_mixtures(
     length: int = 1000,
     seed: int = 0,
     noise_types: Sequence[str] | None = None,
+    exclude_speech_sources: Sequence[str] = (),
 ) -> MixtureDataset:
-    """A `MixtureDataset` over a prepared directory's split (optionally only some noise types).
+    """A `MixtureDataset` over a prepared directory's split (optionally only some noise types,
+    and without the speech sources matching the shell patterns `exclude_speech_sources`).
 
     Speech is drawn source by source (see `mixing.make_mixture`)."""
-    speech = load_speech_by_source(data_dir, split)
+    import fnmatch
+
+    speech = {
+        source: clips
+        for source, clips in load_speech_by_source(data_dir, split).items()
+        if not any(fnmatch.fnmatchcase(source, pat) for pat in exclude_speech_sources)
+    }
     noise = load_noise_by_type(data_dir, split)
     if noise_types is not None:
         noise = {k: v for k, v in noise.items() if k in noise_types}

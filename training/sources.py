@@ -191,6 +191,28 @@ def _klettres(root: Path) -> list[RawClip]:
     ]
 
 
+# Languages of the telephone prompt packages (asterisk-core-sounds-LANG-wav).
+TELEPHONE_LANGUAGES = ("en", "es", "fr", "it", "ru")
+
+# Prompt files that are tones, not speech.
+_NOT_SPEECH = re.compile(r"tone|beep|dial|ring|silence|busy-signal", re.IGNORECASE)
+
+
+def _asterisk_prompts(lang: str) -> Callable[[Path], list[RawClip]]:
+    def clips(root: Path) -> list[RawClip]:
+        # sounds/<voice>/[<topic>/]<prompt>.wav: studio prompts read by one professional voice
+        # per language, delivered at 8 kHz for telephony (a narrowband recording chain). The
+        # prompt family (the name up to its first dash) is the group.
+        base = root / "usr/share/asterisk/sounds"
+        return [
+            RawClip(p, "speech", f"asterisk-{lang}", p.stem.split("-")[0], "speech")
+            for p in _files(base, "**/*.wav")
+            if not _NOT_SPEECH.search(p.stem)
+        ]
+
+    return clips
+
+
 def _frozen_bubble(root: Path) -> list[RawClip]:
     base = root / "usr/share/games/frozen-bubble/snd"
     clips = []
@@ -310,7 +332,11 @@ PACKAGES: dict[str, Callable[[Path], list[RawClip]]] = {
     "colobot-common-sounds": _colobot,
     "bucklespring-data": _bucklespring,
     "freeciv-data": _freeciv,
+    **{f"asterisk-core-sounds-{lang}-wav": _asterisk_prompts(lang) for lang in TELEPHONE_LANGUAGES},
 }
+
+# Speech sources recorded through a telephone chain: their narrowband speech is a target too.
+NARROWBAND_SPEECH_SOURCES = frozenset(f"asterisk-{lang}" for lang in TELEPHONE_LANGUAGES)
 
 # Whole sources kept out of training and validation: they make the held-out-source test set
 # (`DIR/heldout/`), which measures how the model does on voices, languages, recording chains
