@@ -6,10 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+from test_data import speechlike
 
 from hushkit.training import data_cli, datasets, mixing, sources
-
-from test_data import speechlike
 
 
 def test_telephone_prompts_are_speech_and_tones_are_not(tmp_path: Path) -> None:
