@@ -4,7 +4,7 @@
  * Built with HUSH_BOOT_KEYED (hushkit build --sign-key) the public key comes from the
  * generated hush_boot_key.h, and verification (RFC 8032 section 5.1.7, for a 32-byte
  * message M = the image's SHA-256) is: k = SHA-512(R || A || M) reduced mod L, then
- * [S]B == R + [k]A with S < L; SHA-512 is SUPERCOP's, the group arithmetic Monocypher's
+ * [S]B == R + [k]A with S < L; SHA-512 is libsodium's, the group arithmetic Monocypher's
  * (firmware/third_party/). Without it every hash-valid image passes, as before. */
 #include "boot_sig.h"
 
@@ -14,12 +14,22 @@
 #include "hush_protocol.h"
 
 #ifdef HUSH_BOOT_KEYED
+#include "crypto_hash_sha512.h"
 #include "hush_boot_key.h"
 #include "monocypher.h"
-#include "sha512.h"
+#include "utils.h"
 
 #define ED25519_KEY_BYTES 32u
 #define ED25519_SIG_BYTES 64u
+
+/* libsodium's SHA-512 wipes its state with this (libsodium's utils.c is not vendored). */
+void sodium_memzero(void *const pnt, const size_t len)
+{
+    volatile unsigned char *p = (volatile unsigned char *)pnt;
+    for (size_t i = 0; i < len; ++i) {
+        p[i] = 0u;
+    }
+}
 
 static const uint8_t k_public_key[ED25519_KEY_BYTES] = HUSH_BOOT_KEY_ED25519;
 static const uint8_t k_key_hash[HUSH_SHA256_BYTES] = HUSH_BOOT_KEY_SHA256;

@@ -12,7 +12,7 @@ What goes into the ELF:
   firmware/boot/lib/*.c         image checks shared by the bootloader and a slot build
                                 (custom_flash_layout = TARGET, custom_image_slot = N)
   firmware/boot/client/*.c      a slot build's way to the bootloader's signature check
-  third_party/monocypher, supercop-sha512
+  third_party/monocypher, libsodium-sha512
                                 Ed25519 verification, bootloader only, and only with a key:
                                 `$HUSHKIT_BOOT_KEY_DIR` holds the generated hush_boot_key.h
                                 (`hushkit build --sign-key KEY.pem`)
@@ -160,9 +160,10 @@ if image_slot:
     project_env.Append(CPPDEFINES=[("HUSH_IMAGE_SLOT", image_slot)])
 # Signed images: the bootloader built with a public key verifies Ed25519 signatures.
 boot_key_dir = os.environ.get("HUSHKIT_BOOT_KEY_DIR", "") if app == "boot" else ""
-CRYPTO_DIRS = [os.path.join(THIRD_PARTY, d) for d in ("monocypher", "supercop-sha512")]
+CRYPTO_DIRS = [os.path.join(THIRD_PARTY, d) for d in ("monocypher", "libsodium-sha512")]
+CRYPTO_INCLUDES = [CRYPTO_DIRS[0], os.path.join(CRYPTO_DIRS[1], "include", "sodium")]
 if boot_key_dir:
-    project_env.Append(CPPPATH=[boot_key_dir] + CRYPTO_DIRS, CPPDEFINES=["HUSH_BOOT_KEYED"])
+    project_env.Append(CPPPATH=[boot_key_dir] + CRYPTO_INCLUDES, CPPDEFINES=["HUSH_BOOT_KEYED"])
 
 hal_sources = [src for d in hal_dirs for src in c_sources(d)]
 sources = objects(project_env, hal_sources, FIRMWARE_DIR)
@@ -179,8 +180,12 @@ if app == "boot":
     sources += objects(project_env, boot_sources, FIRMWARE_DIR)
     if boot_key_dir:
         crypto_env = env.Clone()
-        # -Os: SUPERCOP's fully unrolled SHA-512 is 31 KB at -O2, a fraction of that at -Os.
-        crypto_env.Append(CCFLAGS=["-Wall", "-Os"], CPPPATH=CRYPTO_DIRS)
+        # libsodium's portable SHA-512 without its configure step: a little-endian target.
+        crypto_env.Append(
+            CCFLAGS=["-Wall"],
+            CPPPATH=CRYPTO_INCLUDES,
+            CPPDEFINES=[("CONFIGURED", "1"), "NATIVE_LITTLE_ENDIAN"],
+        )
         crypto_sources = [src for d in CRYPTO_DIRS for src in c_sources(d)]
         sources += objects(crypto_env, crypto_sources, THIRD_PARTY)
 elif app == "selftest":
