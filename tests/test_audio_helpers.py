@@ -64,7 +64,7 @@ def test_augment_and_synth_resample_as_before():
     mu = 255.0
     coded = np.sign(narrow) * np.log1p(mu * np.minimum(np.abs(narrow), 1.0)) / np.log1p(mu)
     decoded = np.sign(coded) * np.expm1(np.round(coded * 127) / 127 * np.log1p(mu)) / mu
-    expected = sources._normalise(resample_poly(decoded, 16000, 8000)[: len(m)])
+    expected = synth._normalise(resample_poly(decoded, 16000, 8000)[: len(m)])
     got = synth.hold_music(music, 16000, np.random.default_rng(0))
     np.testing.assert_array_equal(got, expected)
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from hushkit import argtypes
 from hushkit.training import datasets as ds
-from hushkit.training import mixing, sources, synth
+from hushkit.training import mixing, sources, synth, tts
 from hushkit.training.sources import DataError, RawClip
 
 RECIPE_VERSION = 3  # bump when the preparation changes what it writes
@@ -244,9 +244,9 @@ def _collect(opts: PrepareOptions, cache: Path, notes: list[str]) -> list[RawCli
 
 
 def _midi_music(cache: Path, notes: list[str]) -> list[RawClip]:
-    roots = [Path(r) for r in sources.MIDI_SEARCH_ROOTS] + [cache / "pkgs"]
-    midis = sources.find_midi_files(roots)
-    font = sources.soundfont()
+    roots = [Path(r) for r in synth.MIDI_SEARCH_ROOTS] + [cache / "pkgs"]
+    midis = synth.find_midi_files(roots)
+    font = synth.soundfont()
     if not midis or font is None:
         why = "no MIDI files in installed packages" if not midis else "no fluidsynth/soundfont"
         notes.append(f"fluidsynth music skipped: {why}")
@@ -256,7 +256,7 @@ def _midi_music(cache: Path, notes: list[str]) -> list[RawClip]:
         wav = cache / "midi" / f"{_slug(midi.stem)}-{zlib.crc32(str(midi).encode()):08x}.wav"
         if not wav.exists():
             wav.parent.mkdir(parents=True, exist_ok=True)
-            sources.render_midi(midi, wav, ds.SAMPLE_RATE, font)
+            synth.render_midi(midi, wav, ds.SAMPLE_RATE, font)
         clips.append(RawClip(wav, "noise", "midi-music", midi.stem, "music"))
     return clips
 
@@ -407,9 +407,9 @@ def _synthesise(opts: PrepareOptions, writer: _Writer, notes: list[str]) -> None
         elif kind == "traffic":
             x = synth.traffic(n, sr, rng)
         elif kind in ("white", "pink", "brown"):
-            x = sources.coloured_noise(n, {"white": 0, "pink": 1, "brown": 2}[kind], rng)
+            x = synth.coloured_noise(n, {"white": 0, "pink": 1, "brown": 2}[kind], rng)
         else:
-            x = getattr(sources, kind)(n, sr, rng)
+            x = getattr(synth, kind)(n, sr, rng)
         name = f"{kind}-{split}-{k}"
         meta = {"kind": "noise", "source": "synth", "group": name, "category": kind}
         meta["origin"] = f"synth/{name}"
@@ -422,10 +422,10 @@ def _synthesise(opts: PrepareOptions, writer: _Writer, notes: list[str]) -> None
 
 
 def _composed_music(opts: PrepareOptions, writer: _Writer, notes: list[str]) -> None:
-    """Pieces composed at random (sources.GM programs, keys, tempi) and rendered by fluidsynth."""
+    """Pieces composed at random (GM programs, keys, tempi) and rendered by fluidsynth."""
     from tqdm import tqdm
 
-    font = sources.soundfont()
+    font = synth.soundfont()
     jobs = [(s, k) for s in ds.SPLITS for k in range(opts.sizes.midi_pieces[s])]
     if not jobs:
         return
@@ -439,7 +439,7 @@ def _composed_music(opts: PrepareOptions, writer: _Writer, notes: list[str]) -> 
         midi = cache / f"{split}-{k}.mid"
         wav = midi.with_suffix(".wav")
         synth.compose_midi(midi, opts.sizes.midi_seconds, rng)
-        sources.render_midi(midi, wav, ds.SAMPLE_RATE, font)
+        synth.render_midi(midi, wav, ds.SAMPLE_RATE, font)
         x, _ = ds.read_audio(wav)
         meta = {"kind": "noise", "source": "composed-music", "group": midi.stem}
         meta |= {"category": "music", "origin": f"composed/{midi.stem}"}
@@ -449,7 +449,7 @@ def _composed_music(opts: PrepareOptions, writer: _Writer, notes: list[str]) -> 
 def _voices_by_split(seed: int, notes: list[str]) -> dict[str, list[str]]:
     """TTS voices as extra clean speech: test and val get three voices each that training never
     hears; the held-out split gets none (its speech is all recorded)."""
-    voices = sources.tts_voices()
+    voices = tts.tts_voices()
     if not voices:
         notes.append("TTS speech skipped: neither espeak-ng nor flite is installed")
         return {}
@@ -470,8 +470,8 @@ def _tts_speech(opts: PrepareOptions, writer: _Writer, voices: dict[str, list[st
     with tempfile.TemporaryDirectory() as tmp:
         for split, voice, k in tqdm(jobs, desc="TTS speech", unit="utt"):
             rng = np.random.default_rng([opts.seed, zlib.crc32(voice.encode()), k])
-            text = sources.TTS_TEXTS[int(rng.integers(len(sources.TTS_TEXTS)))]
-            x = sources.tts(voice, text, rng, ds.SAMPLE_RATE, Path(tmp))
+            text = tts.TTS_TEXTS[int(rng.integers(len(tts.TTS_TEXTS)))]
+            x = tts.tts(voice, text, rng, ds.SAMPLE_RATE, Path(tmp))
             meta = {"kind": "speech", "source": "tts", "group": voice, "category": "speech"}
             meta["origin"] = f"tts/{voice}/{k}"
             writer.add(x, meta, split)

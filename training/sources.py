@@ -1,10 +1,10 @@
-"""Where training audio comes from: Debian packages, the user's folders, and synthesis.
+"""Where recorded training audio comes from: Debian packages and the user's folders.
 
 Every source yields `RawClip`s: a file to decode, whether it is speech or noise, and the
 *group* that is the unit of the train/val/test split (a speaker, a scene, or a source file),
-so that no held-out recording ever leaks into training. Synthesised material (coloured noise,
-hum, fan, babble, rendered music) is generated separately for each split from split-specific
-seeds and voices, so it cannot leak either.
+so that no held-out recording ever leaks into training. Synthesised material (`synth`: coloured
+noise, hum, fan, babble, rendered music; `tts`: synthetic voices) is generated separately for
+each split from split-specific seeds and voices, so it cannot leak either.
 
 Debian packages are only downloaded (`apt-get download`) and unpacked (`dpkg-deb -x`) into a
 cache; nothing is installed.
@@ -16,11 +16,8 @@ import dataclasses
 import re
 import shutil
 import subprocess
-import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
-
-import numpy as np
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
 
@@ -59,7 +56,7 @@ def fetch_package(name: str, cache_dir: Path) -> Path:
     if root.exists():
         shutil.rmtree(root)
     root.mkdir(parents=True)
-    _run(["dpkg-deb", "-x", str(deb), str(root)], f"unpacking {deb.name}")
+    run_tool(["dpkg-deb", "-x", str(deb), str(root)], f"unpacking {deb.name}")
     marker.touch()
     return root
 
@@ -82,7 +79,8 @@ def _apt_download(name: str, dest: Path) -> None:
         raise DataError(f"apt-get download {name} failed:\n{result.stderr.strip()}")
 
 
-def _run(cmd: list[str], what: str) -> None:
+def run_tool(cmd: list[str], what: str) -> None:
+    """Run an external tool; a failure is one DataError naming `what`."""
     result = subprocess.run(cmd, capture_output=True, text=True)
     if result.returncode != 0:
         raise DataError(f"{what} failed ({' '.join(cmd)}):\n{result.stderr.strip()}")
@@ -408,143 +406,3 @@ def paired_clips(folder: Path) -> list[tuple[RawClip, Path]]:
             raise DataError(f"{noisy}: missing (every clean/ file needs a noisy/ twin)")
         pairs.append((RawClip(p, "speech", "paired", user_group(clean_dir, p), "speech"), noisy))
     return pairs
-
-
-# ---------------------------------------------------------------------------------------------
-# Synthesised noise. All return float32 at `sr`, normalised to -20 dBFS RMS (mixing rescales).
-
-
-def _normalise(x: np.ndarray, dbfs: float = -20.0) -> np.ndarray:
-    rms = float(np.sqrt(np.mean(np.square(x, dtype=np.float64))))
-    return (x * (10 ** (dbfs / 20) / max(rms, 1e-12))).astype(np.float32)
-
-
-def coloured_noise(n: int, exponent: float, rng: np.random.Generator) -> np.ndarray:
-    """Noise with power spectrum ~ 1/f^exponent: 0 white, 1 pink, 2 brown. DC removed."""
-    spec = np.fft.rfft(rng.standard_normal(n))
-    f = np.arange(spec.size, dtype=np.float64)
-    f[0] = 1.0
-    spec *= f ** (-exponent / 2)
-    spec[0] = 0.0
-    return _normalise(np.fft.irfft(spec, n))
-
-
-def hum(n: int, sr: int, rng: np.random.Generator) -> np.ndarray:
-    """Mains hum: 50 or 60 Hz with decaying random harmonics (transformer/ground-loop buzz)."""
-    f0 = rng.choice([50.0, 60.0]) * rng.uniform(0.995, 1.005)
-    t = np.arange(n) / sr
-    x = np.zeros(n)
-    for k in range(1, int(min(40, (sr / 2) // f0))):
-        amp = rng.uniform(0.3, 1.0) / k ** rng.uniform(0.5, 1.5)
-        x += amp * np.sin(2 * np.pi * k * f0 * t + rng.uniform(0, 2 * np.pi))
-    x += 0.02 * np.std(x) * rng.standard_normal(n)
-    return _normalise(x)
-
-
-def fan(n: int, sr: int, rng: np.random.Generator) -> np.ndarray:
-    """Fan/HVAC: pink-brown broadband, a blade-pass tone with harmonics, slow wobble."""
-    x = coloured_noise(n, rng.uniform(1.0, 2.0), rng).astype(np.float64)
-    t = np.arange(n) / sr
-    blade = rng.uniform(60.0, 300.0)
-    tone = sum(np.sin(2 * np.pi * k * blade * t) / k**1.5 for k in range(1, 5))
-    x += rng.uniform(0.05, 0.4) * tone * np.std(x)
-    wobble = 1.0 + 0.1 * np.sin(2 * np.pi * rng.uniform(0.1, 1.0) * t)
-    return _normalise(x * wobble)
-
-
-# Neutral sentences for TTS babble and optional TTS speech; intelligibility does not matter.
-TTS_TEXTS = (
-    "The quarterly report is due on Friday, so please send me your numbers before noon.",
-    "I think the train was delayed again because of the weather up north.",
-    "Could you pass me the salt and the pepper, and maybe some bread as well?",
-    "We should paint the kitchen a lighter colour before the guests arrive.",
-    "The children played outside in the garden until it was completely dark.",
-    "Turn left at the second traffic light and the museum is on your right.",
-    "She bought three apples, a loaf of bread and a bottle of milk.",
-    "Nobody expected the meeting to last for more than two hours.",
-    "The new bridge will open to traffic at the end of next month.",
-    "Remember to water the plants while I am away on holiday.",
-    "He plays the violin in a small orchestra every Sunday afternoon.",
-    "The weather forecast says it will rain heavily tomorrow morning.",
-    "My sister is studying chemistry at the university in the city.",
-    "Please keep your tickets ready for inspection at the next station.",
-    "The restaurant on the corner serves the best soup in town.",
-    "We watched the boats sail slowly out of the harbour at sunrise.",
-)
-
-ESPEAK_VOICES = (
-    "en-us", "en", "en-gb-x-rp", "en-029", "de", "fr", "es", "it", "nl", "pl", "pt", "sv",
-    "ru", "cs", "da", "fi", "hu", "tr", "el", "ro",
-)  # fmt: skip
-FLITE_VOICES = ("slt", "rms", "awb", "kal16")
-
-
-def tts_voices() -> list[str]:
-    """Available voices as "espeak:<voice>" / "flite:<voice>"; empty if neither is installed."""
-    voices = []
-    if shutil.which("espeak-ng"):
-        voices += [f"espeak:{v}" for v in ESPEAK_VOICES]
-    if shutil.which("flite"):
-        voices += [f"flite:{v}" for v in FLITE_VOICES]
-    return voices
-
-
-def tts(voice: str, text: str, rng: np.random.Generator, sr: int, tmp: Path) -> np.ndarray:
-    """One utterance from espeak-ng or flite, resampled to `sr` float32."""
-    from hushkit.training.datasets import read_audio  # avoid a cycle at import time
-
-    engine, name = voice.split(":", 1)
-    out = tmp / "tts.wav"
-    if engine == "espeak":
-        speed, pitch = int(rng.integers(130, 200)), int(rng.integers(20, 80))
-        cmd = ["espeak-ng", "-v", name, "-s", str(speed), "-p", str(pitch), "-w", str(out), text]
-    else:
-        cmd = ["flite", "-voice", name, "-t", text, "-o", str(out)]
-    _run(cmd, f"TTS voice {voice}")
-    return read_audio(out, sr)[0]
-
-
-def babble(
-    n: int, sr: int, voices: list[str], rng: np.random.Generator, talkers: int = 6
-) -> np.ndarray:
-    """Cafeteria babble: `talkers` TTS voices talking over each other at equal level."""
-    mix = np.zeros(n)
-    with tempfile.TemporaryDirectory() as tmp:
-        for _ in range(talkers):
-            stream: list[np.ndarray] = [np.zeros(int(rng.integers(0, sr)))]
-            while sum(len(s) for s in stream) < n:
-                voice = voices[int(rng.integers(len(voices)))]
-                text = TTS_TEXTS[int(rng.integers(len(TTS_TEXTS)))]
-                stream.append(tts(voice, text, rng, sr, Path(tmp)))
-                stream.append(np.zeros(int(rng.uniform(0.05, 0.4) * sr)))
-            talker = np.concatenate(stream)[:n]
-            mix += talker / max(float(np.std(talker)), 1e-9)
-    return _normalise(mix)
-
-
-# ---------------------------------------------------------------------------------------------
-# Music from MIDI files with fluidsynth
-
-SOUNDFONTS = ("/usr/share/sounds/sf2/FluidR3_GM.sf2", "/usr/share/sounds/sf2/default-GM.sf2")
-MIDI_SEARCH_ROOTS = ("/usr/share",)
-
-
-def find_midi_files(roots: Iterable[Path]) -> list[Path]:
-    found: list[Path] = []
-    for root in roots:
-        if root.is_dir():
-            found += [p for p in root.rglob("*") if p.suffix.lower() in (".mid", ".midi")]
-    return sorted(found)
-
-
-def soundfont() -> Path | None:
-    if shutil.which("fluidsynth") is None:
-        return None
-    return next((Path(p) for p in SOUNDFONTS if Path(p).exists()), None)
-
-
-def render_midi(midi: Path, out_wav: Path, sr: int, font: Path) -> None:
-    _run(
-        ["fluidsynth", "-ni", "-q", "-F", str(out_wav), "-r", str(sr), str(font), str(midi)],
-        f"rendering {midi.name}",
-    )

@@ -1,20 +1,60 @@
-"""Noise made from other material: babble and crowds of real talkers, telephone hold music,
-traffic, typing clatter, and music composed on the fly and rendered with fluidsynth.
+"""Noise made from other material or from nothing: babble and crowds of real talkers,
+telephone hold music, traffic, typing clatter, coloured noise, mains hum, fans, and music
+composed on the fly or read from MIDI files and rendered with fluidsynth.
 
-Everything returns float32 at `sr`, normalised like `sources._normalise` (-20 dBFS RMS); the
+Everything returns float32 at `sr`, normalised to -20 dBFS RMS; the
 mixer rescales to the drawn SNR. Each function draws only from the generator it is given, so a
 split's material comes from that split's seed and that split's recordings alone.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import shutil
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from hushkit.audiofile import resample
-from hushkit.training.sources import _normalise, coloured_noise
+from hushkit.training.sources import run_tool
+
+
+def _normalise(x: np.ndarray, dbfs: float = -20.0) -> np.ndarray:
+    rms = float(np.sqrt(np.mean(np.square(x, dtype=np.float64))))
+    return (x * (10 ** (dbfs / 20) / max(rms, 1e-12))).astype(np.float32)
+
+
+def coloured_noise(n: int, exponent: float, rng: np.random.Generator) -> np.ndarray:
+    """Noise with power spectrum ~ 1/f^exponent: 0 white, 1 pink, 2 brown. DC removed."""
+    spec = np.fft.rfft(rng.standard_normal(n))
+    f = np.arange(spec.size, dtype=np.float64)
+    f[0] = 1.0
+    spec *= f ** (-exponent / 2)
+    spec[0] = 0.0
+    return _normalise(np.fft.irfft(spec, n))
+
+
+def hum(n: int, sr: int, rng: np.random.Generator) -> np.ndarray:
+    """Mains hum: 50 or 60 Hz with decaying random harmonics (transformer/ground-loop buzz)."""
+    f0 = rng.choice([50.0, 60.0]) * rng.uniform(0.995, 1.005)
+    t = np.arange(n) / sr
+    x = np.zeros(n)
+    for k in range(1, int(min(40, (sr / 2) // f0))):
+        amp = rng.uniform(0.3, 1.0) / k ** rng.uniform(0.5, 1.5)
+        x += amp * np.sin(2 * np.pi * k * f0 * t + rng.uniform(0, 2 * np.pi))
+    x += 0.02 * np.std(x) * rng.standard_normal(n)
+    return _normalise(x)
+
+
+def fan(n: int, sr: int, rng: np.random.Generator) -> np.ndarray:
+    """Fan/HVAC: pink-brown broadband, a blade-pass tone with harmonics, slow wobble."""
+    x = coloured_noise(n, rng.uniform(1.0, 2.0), rng).astype(np.float64)
+    t = np.arange(n) / sr
+    blade = rng.uniform(60.0, 300.0)
+    tone = sum(np.sin(2 * np.pi * k * blade * t) / k**1.5 for k in range(1, 5))
+    x += rng.uniform(0.05, 0.4) * tone * np.std(x)
+    wobble = 1.0 + 0.1 * np.sin(2 * np.pi * rng.uniform(0.1, 1.0) * t)
+    return _normalise(x * wobble)
 
 
 def talker_stream(
@@ -193,3 +233,31 @@ def compose_midi(path: Path, seconds: float, rng: np.random.Generator) -> None:
     mid.tracks.insert(0, tempo)
     path.parent.mkdir(parents=True, exist_ok=True)
     mid.save(str(path))
+
+
+# ---------------------------------------------------------------------------------------------
+# Music from MIDI files with fluidsynth
+
+SOUNDFONTS = ("/usr/share/sounds/sf2/FluidR3_GM.sf2", "/usr/share/sounds/sf2/default-GM.sf2")
+MIDI_SEARCH_ROOTS = ("/usr/share",)
+
+
+def find_midi_files(roots: Iterable[Path]) -> list[Path]:
+    found: list[Path] = []
+    for root in roots:
+        if root.is_dir():
+            found += [p for p in root.rglob("*") if p.suffix.lower() in (".mid", ".midi")]
+    return sorted(found)
+
+
+def soundfont() -> Path | None:
+    if shutil.which("fluidsynth") is None:
+        return None
+    return next((Path(p) for p in SOUNDFONTS if Path(p).exists()), None)
+
+
+def render_midi(midi: Path, out_wav: Path, sr: int, font: Path) -> None:
+    run_tool(
+        ["fluidsynth", "-ni", "-q", "-F", str(out_wav), "-r", str(sr), str(font), str(midi)],
+        f"rendering {midi.name}",
+    )
