@@ -140,7 +140,7 @@ def _write_set(root: Path, clean: np.ndarray) -> None:
 
 
 def test_evaluate_writes_consistent_reports(speech: np.ndarray, tmp_path: Path) -> None:
-    from hushkit.training import evaluate
+    from hushkit.training import eval_report, evaluate
 
     _write_set(tmp_path / "set", speech)
 
@@ -171,7 +171,7 @@ def test_evaluate_writes_consistent_reports(speech: np.ndarray, tmp_path: Path) 
     saved = json.loads((tmp_path / "out" / "results.json").read_text())
     assert saved["means"]["oracle"]["si_sdr"] == pytest.approx(means["oracle"]["si_sdr"])
     table = (tmp_path / "out" / "results.md").read_text()
-    assert table == evaluate.markdown_table(results)
+    assert table == eval_report.markdown_table(results)
     assert "| oracle |" in table and "10 dB" in table
     assert (tmp_path / "out" / "results.png").stat().st_size > 10_000
 
@@ -189,7 +189,7 @@ def test_evaluate_rejects_wrong_length_output(speech: np.ndarray, tmp_path: Path
 def test_no_harm_and_transparency_verdicts(speech: np.ndarray, tmp_path: Path) -> None:
     """The do-no-harm bar passes a system that only helps and fails one that damages clean
     speech; the clean-input row scores what each system does to the clean files."""
-    from hushkit.training import evaluate
+    from hushkit.training import eval_report, evaluate
 
     _write_set(tmp_path / "set", speech)
 
@@ -215,5 +215,5 @@ def test_no_harm_and_transparency_verdicts(speech: np.ndarray, tmp_path: Path) -
     assert results["no_harm"]["helps"]["per_snr"]["0"]["si_sdr"]["pass"]
     assert not results["no_harm"]["muffles"]["pass"]
     assert set(results["per_noise_type"]["noisy"]) == {"white", "pink"}
-    table = evaluate.markdown_table(results)
+    table = eval_report.markdown_table(results)
     assert "Clean input" in table and "- muffles: FAIL" in table and "by noise type" in table
