@@ -184,14 +184,27 @@ static void record_cost(hush_cmd_ctx *ctx, uint32_t cost)
     ctx->hops++;
 }
 
+/* A tap of a hop that never reached the model (bypass, no model) has no tensors: zeros. */
+static void put_tensor(uint8_t *dst, const void *src, size_t n)
+{
+    if (n == 0u) {
+        return;
+    }
+    if (src != NULL) {
+        memcpy(dst, src, n);
+    } else {
+        memset(dst, 0, n);
+    }
+}
+
 static void put_tap(uint8_t *dst, const hush_pipeline_tap *tap)
 {
     const size_t bins = (size_t)tap->n_bins;
     const size_t state = (size_t)tap->state_size;
-    memcpy(dst, tap->features, bins);
-    memcpy(dst + bins, tap->state_in, state);
-    memcpy(dst + bins + state, tap->mask, bins);
-    memcpy(dst + 2u * bins + state, tap->state_out, state);
+    put_tensor(dst, tap->features, bins);
+    put_tensor(dst + bins, tap->state_in, state);
+    put_tensor(dst + bins + state, tap->mask, bins);
+    put_tensor(dst + 2u * bins + state, tap->state_out, state);
 }
 
 /* PROCESS: hop by hop, input samples are read from the request and output records written
