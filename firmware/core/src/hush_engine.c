@@ -190,6 +190,19 @@ hush_status_t hush_engine_init(hush_engine *e, size_t e_size, const uint8_t *mod
             t->data = e->tensors[t->alias].data;
         }
     }
+    /* A hostile graph can name a tensor that no op produces and no input feeds: the planner
+     * gives it no storage. Refused here, so no kernel ever reads or writes through NULL. */
+    for (int32_t i = 0; i < e->n_ops; ++i) {
+        const eng_op *op = &e->ops[i];
+        for (int32_t k = 0; k < op->n_in; ++k) {
+            if (op->in[k] >= 0 && e->tensors[op->in[k]].data == NULL) {
+                return HUSH_E_SHAPE;
+            }
+        }
+        if (e->tensors[op->out].data == NULL) {
+            return HUSH_E_SHAPE;
+        }
+    }
     memset(act_base, 0, activations);
     e->ready = 1;
     return HUSH_OK;

@@ -21,7 +21,8 @@ static hush_status_t reshape_prepare(hush_engine *e, eng_op *op, const hush_tfli
     if (in->type != out->type || out->is_const || eng_type_bytes(in->type) == 0) {
         return HUSH_E_TYPE;
     }
-    return in->bytes == out->bytes ? HUSH_OK : HUSH_E_SHAPE;
+    /* An empty tensor has no storage: refused here, not copied from at run time. */
+    return in->bytes == out->bytes && in->bytes > 0 ? HUSH_OK : HUSH_E_SHAPE;
 }
 
 /* Copies only when the planner could not alias (a graph input or output on either side). */
