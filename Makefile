@@ -108,23 +108,15 @@ clean:
 .PHONY: pretrained pretrained-default pretrained-lowlatency pretrained-previous ablations benchmarks
 pretrained: pretrained-default pretrained-lowlatency
 
-pretrained-default: setup
+# One recipe for both shipped models: configs/MODEL.toml, then configs/MODEL_ft.toml.
+pretrained-default pretrained-lowlatency: pretrained-%: setup
 	$(VENV)/bin/hushkit data --out data
-	$(VENV)/bin/hushkit train --config training/configs/default.toml
-	$(VENV)/bin/hushkit train --config training/configs/default_ft.toml
-	cp runs/default_ft/best.pt training/pretrained/default.pt
-	$(VENV)/bin/hushkit quantize training/pretrained/default.pt --out runs/default/int8 \
+	$(VENV)/bin/hushkit train --config training/configs/$*.toml
+	$(VENV)/bin/hushkit train --config training/configs/$*_ft.toml
+	cp runs/$*_ft/best.pt training/pretrained/$*.pt
+	$(VENV)/bin/hushkit quantize training/pretrained/$*.pt --out runs/$*/int8 \
 	  --calib-dir data --eval-dir data/heldout --eval-clips 40
-	cp runs/default/int8/model.tflite quantize/pretrained/default.tflite
-
-pretrained-lowlatency: setup
-	$(VENV)/bin/hushkit data --out data
-	$(VENV)/bin/hushkit train --config training/configs/lowlatency.toml
-	$(VENV)/bin/hushkit train --config training/configs/lowlatency_ft.toml
-	cp runs/lowlatency_ft/best.pt training/pretrained/lowlatency.pt
-	$(VENV)/bin/hushkit quantize training/pretrained/lowlatency.pt --out runs/lowlatency/int8 \
-	  --calib-dir data --eval-dir data/heldout --eval-clips 40
-	cp runs/lowlatency/int8/model.tflite quantize/pretrained/lowlatency.tflite
+	cp runs/$*/int8/model.tflite quantize/pretrained/$*.tflite
 
 pretrained-previous: setup
 	$(VENV)/bin/hushkit data --out data

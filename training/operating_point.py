@@ -60,7 +60,7 @@ def sweep(
                 out = run(model, c.noisy)
                 s = (metrics.stoi(c.clean, out), metrics.si_sdr(c.clean, out))
                 scores.append(s)
-                key = "all" if c.snr_db is None else f"{c.snr_db:g}"
+                key = "all" if c.snr_db is None else evaluate._snr_label(c.snr_db)
                 buckets[key].append((s[0] - ref[c.name][0], s[1] - ref[c.name][1]))
             clean_stoi = [metrics.stoi(c.clean, run(model, c.clean)) for c in clips[::4]]
         per_snr = {
