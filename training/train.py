@@ -98,13 +98,14 @@ def _training_batches(cfg: TrainConfig, rank: int, world: int):
 
     from hushkit.training import datasets
 
+    excluded = [p.strip() for p in cfg.exclude_speech_sources.split(",") if p.strip()]
     dataset = datasets.open_mixtures(
         cfg.data_dir,
         split="train",
         config=mix_config(cfg),
         length=cfg.steps_per_epoch * cfg.batch_size,
         seed=cfg.seed + 1000 * rank,
-        exclude_speech_sources=[p for p in cfg.exclude_speech_sources.split(",") if p.strip()],
+        exclude_speech_sources=excluded,
     )
     loader = torch.utils.data.DataLoader(
         dataset, batch_size=cfg.batch_size, num_workers=cfg.num_workers
