@@ -305,3 +305,16 @@ def test_short_clips_of_one_talker_are_joined(tmp_path: Path) -> None:
     assert total >= 12 * 0.5  # every syllable kept, with pauses between them
     assert all(c["duration_s"] >= data_cli.JOIN_SHORT_SECONDS * 0.9 or c is writer.clips[-1]
                for c in writer.clips)  # fmt: skip
+
+
+def test_tts_voices_keep_their_splits_and_slt_is_never_rendered(monkeypatch) -> None:
+    from hushkit.training import tts
+
+    every = [f"espeak:{v}" for v in tts.ESPEAK_VOICES] + [f"flite:{v}" for v in tts.FLITE_VOICES]
+    monkeypatch.setattr(tts, "tts_voices", lambda: every)
+    for seed in range(8):
+        split = data_cli._voices_by_split(seed, [])
+        voices = [v for vs in split.values() for v in vs]
+        assert "flite:slt" not in voices
+        assert len(voices) == len(set(voices)) == len(every) - 1
+        assert all(split[s] for s in ("train", "val", "test"))

@@ -456,8 +456,10 @@ def _voices_by_split(seed: int, notes: list[str]) -> dict[str, list[str]]:
     order = [voices[i] for i in np.random.default_rng([seed, 7]).permutation(len(voices))]
     if len(order) < 9:
         notes.append(f"only {len(order)} TTS voices: they are shared by train, val and test")
-        return dict.fromkeys(("train", "val", "test"), order)
-    return {"test": order[:3], "val": order[3:6], "train": order[6:]}
+        split = dict.fromkeys(("train", "val", "test"), order)
+    else:
+        split = {"test": order[:3], "val": order[3:6], "train": order[6:]}
+    return {s: [v for v in vs if v not in tts.NOT_RENDERED] for s, vs in split.items()}
 
 
 def _tts_speech(opts: PrepareOptions, writer: _Writer, voices: dict[str, list[str]]) -> None:

@@ -34,6 +34,10 @@ ESPEAK_VOICES = (
     "ru", "cs", "da", "fi", "hu", "tr", "el", "ro",
 )  # fmt: skip
 FLITE_VOICES = ("slt", "rms", "awb", "kal16")
+# flite's slt voice is built from the CMU ARCTIC "slt" recordings, a speaker that other voices
+# and evaluation material are made from, so hushkit never renders it: it keeps its place in the
+# split draw (no other voice changes split) and yields no speech.
+NOT_RENDERED = frozenset({"flite:slt"})
 
 
 def tts_voices() -> list[str]:
