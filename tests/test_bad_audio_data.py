@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from hushkit.training import data_cli, sources
+from hushkit.training import data_material, data_writer, sources
 
 FS = 16000
 
@@ -58,9 +58,9 @@ BAD = {
 }
 
 
-def _writer(tmp_path: Path) -> data_cli._Writer:
-    opts = data_cli.PrepareOptions(out=tmp_path / "out", packages=[], quick=True, babble=False)
-    return data_cli._Writer(opts)
+def _writer(tmp_path: Path) -> data_writer.ClipWriter:
+    opts = data_writer.PrepareOptions(out=tmp_path / "out", packages=[], quick=True, babble=False)
+    return data_writer.ClipWriter(opts)
 
 
 def test_package_skips_corrupt_files_naming_each(tmp_path, capsys):
@@ -70,7 +70,7 @@ def test_package_skips_corrupt_files_naming_each(tmp_path, capsys):
     for name, make in BAD.items():
         raw.append(sources.RawClip(make(folder / name), "speech", "pkgx", "spk", "speech"))
     writer = _writer(tmp_path)
-    data_cli._process_files(raw, {("pkgx", "spk"): "train"}, writer)
+    data_material.process_files(raw, {("pkgx", "spk"): "train"}, writer)
     err = capsys.readouterr().err
     warnings = [line for line in err.splitlines() if "warning: skipped" in line]
     for name in BAD:
@@ -88,4 +88,4 @@ def test_user_file_with_non_finite_samples_is_an_error(tmp_path, name):
     bad = BAD[name](folder / name)
     raw = [sources.RawClip(bad, "speech", "user-speech", "spk", "speech")]
     with pytest.raises(sources.DataError, match=name):
-        data_cli._process_files(raw, {("user-speech", "spk"): "train"}, _writer(tmp_path))
+        data_material.process_files(raw, {("user-speech", "spk"): "train"}, _writer(tmp_path))

@@ -11,7 +11,15 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from hushkit.training import data_cli, datasets, mixing, sources
+from hushkit.training import (
+    data_cli,
+    data_eval_sets,
+    data_material,
+    data_writer,
+    datasets,
+    mixing,
+    sources,
+)
 
 RATE_IN = 44100
 SPEAKERS = [f"spk{i}" for i in range(6)]
@@ -60,7 +68,7 @@ def folders(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def options(root: Path, out: Path, **kw) -> data_cli.PrepareOptions:
+def options(root: Path, out: Path, **kw) -> data_writer.PrepareOptions:
     base = dict(
         out=out,
         speech_dirs=[root / "speech"],
@@ -71,7 +79,7 @@ def options(root: Path, out: Path, **kw) -> data_cli.PrepareOptions:
         babble=False,
         seed=0,
     )
-    return data_cli.PrepareOptions(**(base | kw))
+    return data_writer.PrepareOptions(**(base | kw))
 
 
 @pytest.fixture(scope="module")
@@ -151,7 +159,7 @@ def test_manifest_records_everything(prepared: tuple[Path, dict]) -> None:
         assert keys <= set(clip)
         assert (out / clip["path"]).exists()
     categories = {c["category"] for c in on_disk["clips"] if c["kind"] == "noise"}
-    assert set(data_cli.SYNTH_TYPES) | {"user", "paired"} <= categories
+    assert set(data_material.SYNTH_TYPES) | {"user", "paired"} <= categories
     table = data_cli.summary(on_disk)
     assert "user-speech" in table and "1 noisy, 1 too_short" in table
 
@@ -161,11 +169,11 @@ def test_eval_sets_use_held_out_material_at_requested_snrs(prepared: tuple[Path,
     by_path = {c["path"]: c for c in manifest["clips"]}
     for name, split in (("valset", "val"), ("testset", "test")):
         meta = json.loads((out / name / "meta.json").read_text())
-        assert len(meta) == data_cli.QUICK_SIZES.eval_clips[split]
+        assert len(meta) == data_writer.QUICK_SIZES.eval_clips[split]
         clean_names = sorted(p.name for p in (out / name / "clean").glob("*.wav"))
         assert clean_names == sorted(p.name for p in (out / name / "noisy").glob("*.wav"))
         assert clean_names == sorted(meta)
-        assert {m["snr_db"] for m in meta.values()} == set(data_cli.EVAL_SNRS_DB)
+        assert {m["snr_db"] for m in meta.values()} == set(data_eval_sets.EVAL_SNRS_DB)
         for clip, m in meta.items():
             assert by_path[m["noise_file"]]["split"] == split
             assert {by_path[p]["split"] for p in m["speech_files"]} == {split}
@@ -259,7 +267,7 @@ def test_debian_package_source(tmp_path: Path) -> None:
     """The package path end to end on the smallest speech package (downloads 1.8 MB)."""
     if shutil.which("apt-get") is None or shutil.which("dpkg-deb") is None:
         pytest.skip("needs apt-get and dpkg-deb")
-    opts = data_cli.PrepareOptions(
+    opts = data_writer.PrepareOptions(
         out=tmp_path, packages=["pocketsphinx-testdata"], quick=True, babble=False
     )
     manifest = data_cli.prepare(opts)
@@ -280,7 +288,7 @@ def test_heldout_sources_never_reach_training(tmp_path: Path) -> None:
             path.parent.mkdir(parents=True, exist_ok=True)
             sf.write(str(path), speechlike(2.0, rng), RATE_IN)
             raw.append(sources.RawClip(path, "speech", source, spk, "speech"))
-    split_of = data_cli._split_all(raw, seed=0, heldout=frozenset({"pocketsphinx"}))
+    split_of = data_material.split_all(raw, seed=0, heldout=frozenset({"pocketsphinx"}))
     held = {s for (src, _), s in split_of.items() if src == "pocketsphinx"}
     other = {s for (src, _), s in split_of.items() if src == "trainsrc"}
     assert held == {"heldout"}
@@ -294,16 +302,16 @@ def test_short_clips_of_one_talker_are_joined(tmp_path: Path) -> None:
     root = tmp_path / "short"
     for k in range(12):
         write_stereo(root / "spk" / f"{k}.wav", speechlike(0.5, rng))
-    opts = data_cli.PrepareOptions(out=tmp_path / "out", speech_dirs=[root], packages=[],
+    opts = data_writer.PrepareOptions(out=tmp_path / "out", speech_dirs=[root], packages=[],
                                    quick=True, babble=False)  # fmt: skip
-    writer = data_cli._Writer(opts)
+    writer = data_writer.ClipWriter(opts)
     raw = sources.user_clips(root, "speech", 0)
     split_of = {(c.source, c.group): "train" for c in raw}
-    data_cli._process_files(raw, split_of, writer)
+    data_material.process_files(raw, split_of, writer)
     assert not writer.dropped
     total = sum(c["duration_s"] for c in writer.clips)
     assert total >= 12 * 0.5  # every syllable kept, with pauses between them
-    assert all(c["duration_s"] >= data_cli.JOIN_SHORT_SECONDS * 0.9 or c is writer.clips[-1]
+    assert all(c["duration_s"] >= data_material.JOIN_SHORT_SECONDS * 0.9 or c is writer.clips[-1]
                for c in writer.clips)  # fmt: skip
 
 
@@ -313,7 +321,7 @@ def test_tts_voices_keep_their_splits_and_slt_is_never_rendered(monkeypatch) -> 
     every = [f"espeak:{v}" for v in tts.ESPEAK_VOICES] + [f"flite:{v}" for v in tts.FLITE_VOICES]
     monkeypatch.setattr(tts, "tts_voices", lambda: every)
     for seed in range(8):
-        split = data_cli._voices_by_split(seed, [])
+        split = data_material._voices_by_split(seed, [])
         voices = [v for vs in split.values() for v in vs]
         assert "flite:slt" not in voices
         assert len(voices) == len(set(voices)) == len(every) - 1

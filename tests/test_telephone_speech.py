@@ -8,7 +8,7 @@ import numpy as np
 import soundfile as sf
 from test_data import speechlike
 
-from hushkit.training import data_cli, datasets, mixing, sources
+from hushkit.training import data_writer, datasets, mixing, sources
 
 
 def test_telephone_prompts_are_speech_and_tones_are_not(tmp_path: Path) -> None:
@@ -27,7 +27,8 @@ def test_telephone_prompts_are_speech_and_tones_are_not(tmp_path: Path) -> None:
 def test_narrowband_speech_is_a_target_only_from_telephone_sources(tmp_path: Path) -> None:
     rng = np.random.default_rng(5)
     x = speechlike(3.0, rng, rate=16000).astype(np.float32)
-    writer = data_cli._Writer(data_cli.PrepareOptions(out=tmp_path, packages=[], quick=True))
+    opts = data_writer.PrepareOptions(out=tmp_path, packages=[], quick=True)
+    writer = data_writer.ClipWriter(opts)
     for source in ("asterisk-fr", "fillets-nl"):
         meta = {"kind": "speech", "source": source, "group": "g", "origin": f"{source}/a.wav",
                 "category": "speech"}  # fmt: skip
