@@ -164,7 +164,9 @@ def quantize_checkpoint(
     if qat is not None:
         from hushkit.quantize import qat as qat_mod
 
-        batches = qat_mod.mixture_batches(str(qat_data or calib_dir), qat)
+        batches = qat_mod.mixture_batches(
+            str(qat_data or calib_dir), qat, _training_config(checkpoint)
+        )
         model = qat_mod.finetune(model, batches, qat)
         extra["qat"] = dataclasses.asdict(qat)
     clips = calibrate.load_clips(calib_dir)
@@ -232,11 +234,26 @@ def _qat_config(args: argparse.Namespace) -> QATConfig | None:
         return None
     from hushkit.training.checkpoint import load
 
-    trained = load(args.checkpoint).get("config") or {}
+    ckpt = load(args.checkpoint)
+    trained = ckpt.get("config") or {}
     loss = {k: trained[k] for k in ("compress", "complex_weight", "distortion_weight")
             if k in trained}
+    loss["output_bias_shift"] = float(ckpt.get("output_bias_shift") or 0.0)
     options = {field: getattr(args, flag[2:].replace("-", "_")) for flag, field, *_ in QAT_OPTIONS}
     return QATConfig(**options, **loss)
+
+
+def _training_config(checkpoint: str | Path):
+    """The training stage's configuration stored in `checkpoint` (its mixing and augmentation
+    for quantization-aware fine-tuning), or None for a checkpoint without one."""
+    from hushkit.training.checkpoint import load
+    from hushkit.training.config import TrainConfig
+
+    trained = load(checkpoint).get("config") or {}
+    if not trained:
+        return None
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    return TrainConfig.from_dict({k: v for k, v in trained.items() if k in known})
 
 
 def _cli(args: argparse.Namespace) -> int:

@@ -27,6 +27,7 @@ import torch
 
 from hushkit import contract
 from hushkit.quantize.qat_config import QATConfig
+from hushkit.training.config import TrainConfig
 from hushkit.training.layers import StreamNet, activate
 from hushkit.training.model import STFT, log_power
 
@@ -111,17 +112,29 @@ class FakeQuantOps(torch.nn.Module):
         return torch.cat(xs, dim=-1)  # inputs and output share the state grid: exact
 
 
-def mixture_batches(data_dir: str, cfg: QATConfig) -> Iterator[tuple[torch.Tensor, ...]]:
-    """Endless (noisy, clean) (B, L) batches of fresh training mixtures from `hushkit data`."""
+def mixture_batches(
+    data_dir: str, cfg: QATConfig, train_cfg: TrainConfig | None = None
+) -> Iterator[tuple[torch.Tensor, ...]]:
+    """Endless (noisy, clean) (B, L) batches of fresh training mixtures from `hushkit data`,
+    mixed and augmented as `train_cfg` (the checkpoint's training stage) mixed them, in
+    cfg.segment_seconds segments; default mixing without it."""
+    import dataclasses
+
     from hushkit.training import datasets
     from hushkit.training.mixing import MixConfig
 
+    if train_cfg is None:
+        mix, excluded = MixConfig(segment_seconds=cfg.segment_seconds), []
+    else:
+        mix = dataclasses.replace(train_cfg.mix_config(), segment_seconds=cfg.segment_seconds)
+        excluded = train_cfg.excluded_speech_sources()
     dataset = datasets.open_mixtures(
         data_dir,
         split="train",
-        config=MixConfig(segment_seconds=cfg.segment_seconds),
+        config=mix,
         length=cfg.steps * cfg.batch_size,
         seed=cfg.seed,
+        exclude_speech_sources=excluded,
     )
     loader = torch.utils.data.DataLoader(dataset, batch_size=cfg.batch_size)
     for epoch in itertools.count():
@@ -139,6 +152,7 @@ def finetune(
     from hushkit.training.losses import spectral_loss
 
     torch.manual_seed(cfg.seed)
+    _shift_output_bias(model, -cfg.output_bias_shift)
     ops = FakeQuantOps().train()
     stft = STFT(model.args.dsp_config)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
@@ -161,4 +175,11 @@ def finetune(
                 f"qat step {step + 1}/{cfg.steps}: loss {sum(recent) / len(recent):.4f}",
                 file=sys.stderr,
             )
+    _shift_output_bias(model, cfg.output_bias_shift)
     return model.eval()
+
+
+def _shift_output_bias(model: StreamNet, shift: float) -> None:
+    if shift:
+        with torch.no_grad():
+            model.fc_out.bias += shift

@@ -6,6 +6,7 @@ noise, so the tests do not depend on a released checkpoint or a prepared data di
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import shutil
@@ -22,6 +23,7 @@ pytest.importorskip("tflite_micro")
 
 from hushkit.quantize import convert, host_int8, opset, tflite_model  # noqa: E402
 from hushkit.training import checkpoint, dsp  # noqa: E402
+from hushkit.training.config import TrainConfig  # noqa: E402
 from hushkit.training.model import STFT, MaskNet, ModelArgs, log_power  # noqa: E402
 
 SR = dsp.SAMPLE_RATE
@@ -299,7 +301,9 @@ def test_quantize_qat_end_to_end(tmp_path, capsys):
     assert cli.main(["data", "--out", str(data), "--quick", "--no-babble"]) == 0
     torch.manual_seed(0)
     ckpt = tmp_path / "tiny.pt"
-    checkpoint.save(ckpt, MaskNet(ModelArgs(hidden=8)))
+    stage = TrainConfig(hidden=8, clean_prob=0.5, distortion_weight=4.0)
+    model = MaskNet(ModelArgs(hidden=8))
+    checkpoint.save(ckpt, model, config=dataclasses.asdict(stage), output_bias_shift=1.5)
     out = tmp_path / "out"
     argv = ["quantize", str(ckpt), "--out", str(out), "--calib-dir", str(data), "--no-parity"]
     assert cli.main([*argv, "--qat", "--qat-steps", "2", "--qat-batch", "2"]) == 0
@@ -309,6 +313,51 @@ def test_quantize_qat_end_to_end(tmp_path, capsys):
     opset.check_ops(info.ops)
     meta = json.loads(info.metadata["hushkit"])
     assert meta["qat"]["steps"] == 2
+    # The stage's loss weight and operating point carry over from the checkpoint.
+    assert meta["qat"]["distortion_weight"] == 4.0
+    assert meta["qat"]["output_bias_shift"] == 1.5
     import hashlib
 
     assert meta["checkpoint_sha256"] == hashlib.sha256(ckpt.read_bytes()).hexdigest()
+
+
+def test_qat_mixes_like_the_checkpoints_training_stage(tmp_path):
+    from hushkit import cli
+    from hushkit.quantize import qat
+
+    data = tmp_path / "data"
+    assert cli.main(["data", "--out", str(data), "--quick", "--no-babble"]) == 0
+    cfg = qat.QATConfig(steps=2, batch_size=4)
+    clean_only = TrainConfig(clean_prob=1.0, band_limit_prob=0.0, high_snr_prob=0.0)
+    noisy, clean = next(qat.mixture_batches(str(data), cfg, clean_only))
+    assert torch.equal(noisy, clean)
+    noisy, clean = next(qat.mixture_batches(str(data), cfg))  # default mixing adds noise
+    assert not torch.equal(noisy, clean)
+
+
+def test_qat_keeps_the_operating_point():
+    """The shift comes off the logits while fine-tuning and goes back on: with no steps the
+    model is unchanged, and the loss never sees (or trains away) the shift."""
+    from hushkit.quantize import qat
+
+    torch.manual_seed(0)
+    model = MaskNet(ModelArgs(hidden=8))
+    before = model.fc_out.bias.detach().clone()
+    seen = []
+    original = qat.FakeQuantOps.activation
+
+    def spy(self, name, kind, x):
+        if kind == "sigmoid":
+            seen.append(float(model.fc_out.bias.detach().mean()))
+        return original(self, name, kind, x)
+
+    qat.FakeQuantOps.activation = spy
+    try:
+        batches = iter([(torch.randn(2, 4000) * 0.1, torch.randn(2, 4000) * 0.1)] * 2)
+        qat.finetune(model, batches, qat.QATConfig(steps=1, lr=0.0, output_bias_shift=3.0),
+                     log_every=0)
+    finally:
+        qat.FakeQuantOps.activation = original
+    assert seen
+    assert abs(seen[0] - (float(before.mean()) - 3.0)) < 1e-5
+    assert torch.allclose(model.fc_out.bias, before, atol=1e-6)

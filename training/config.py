@@ -69,6 +69,28 @@ class TrainConfig:
     threads: int = 0  # torch intra-op threads per process; 0 = torch's choice
     num_workers: int = 0  # DataLoader workers
 
+    def mix_config(self):
+        """The mixing and augmentation knobs as a hushkit.training.mixing.MixConfig."""
+        from hushkit.training.mixing import MixConfig
+
+        return MixConfig(
+            segment_seconds=self.segment_seconds,
+            snr_range=(self.snr_min_db, self.snr_max_db),
+            band_limit_prob=self.band_limit_prob,
+            reverb_prob=self.reverb_prob,
+            eq_prob=self.eq_prob,
+            speed_prob=self.speed_prob,
+            clip_prob=self.clip_prob,
+            voice_fx_prob=self.voice_fx_prob,
+            clean_prob=self.clean_prob,
+            high_snr_prob=self.high_snr_prob,
+            speech_level_dbfs=(self.speech_level_min_dbfs, self.speech_level_max_dbfs),
+        )
+
+    def excluded_speech_sources(self) -> list[str]:
+        """`exclude_speech_sources` as a list of shell patterns."""
+        return [p.strip() for p in self.exclude_speech_sources.split(",") if p.strip()]
+
     @classmethod
     def from_toml(cls, path: str | Path | None, overrides: list[str] = ()) -> TrainConfig:
         values: dict[str, Any] = {}

@@ -98,14 +98,13 @@ def _training_batches(cfg: TrainConfig, rank: int, world: int):
 
     from hushkit.training import datasets
 
-    excluded = [p.strip() for p in cfg.exclude_speech_sources.split(",") if p.strip()]
     dataset = datasets.open_mixtures(
         cfg.data_dir,
         split="train",
-        config=mix_config(cfg),
+        config=cfg.mix_config(),
         length=cfg.steps_per_epoch * cfg.batch_size,
         seed=cfg.seed + 1000 * rank,
-        exclude_speech_sources=excluded,
+        exclude_speech_sources=cfg.excluded_speech_sources(),
     )
     loader = torch.utils.data.DataLoader(
         dataset, batch_size=cfg.batch_size, num_workers=cfg.num_workers
@@ -113,25 +112,6 @@ def _training_batches(cfg: TrainConfig, rank: int, world: int):
     for epoch in itertools.count():
         dataset.set_epoch(epoch)
         yield from loader
-
-
-def mix_config(cfg: TrainConfig):
-    """The mixing and augmentation knobs of a training configuration."""
-    from hushkit.training.mixing import MixConfig
-
-    return MixConfig(
-        segment_seconds=cfg.segment_seconds,
-        snr_range=(cfg.snr_min_db, cfg.snr_max_db),
-        band_limit_prob=cfg.band_limit_prob,
-        reverb_prob=cfg.reverb_prob,
-        eq_prob=cfg.eq_prob,
-        speed_prob=cfg.speed_prob,
-        clip_prob=cfg.clip_prob,
-        voice_fx_prob=cfg.voice_fx_prob,
-        clean_prob=cfg.clean_prob,
-        high_snr_prob=cfg.high_snr_prob,
-        speech_level_dbfs=(cfg.speech_level_min_dbfs, cfg.speech_level_max_dbfs),
-    )
 
 
 def _validation_set(cfg: TrainConfig) -> list[tuple[np.ndarray, np.ndarray]]:
