@@ -326,3 +326,18 @@ def test_tts_voices_keep_their_splits_and_slt_is_never_rendered(monkeypatch) -> 
         assert "flite:slt" not in voices
         assert len(voices) == len(set(voices)) == len(every) - 1
         assert all(split[s] for s in ("train", "val", "test"))
+
+
+def test_the_same_material_makes_the_same_data_wherever_it_is_prepared(tmp_path: Path) -> None:
+    from hushkit import cli
+
+    made = []
+    for out in (tmp_path / "data", tmp_path / "elsewhere/other-name"):
+        argv = ["data", "--out", str(out), "--quick", "--no-babble", "--no-tts-speech"]
+        assert cli.main(argv) == 0
+        manifest = json.loads((out / "manifest.json").read_text())
+        audio = sorted((p.relative_to(out).as_posix(), p.read_bytes())
+                       for p in out.rglob("*.wav") if "cache" not in p.relative_to(out).parts)
+        made.append(([c["path"] for c in manifest["clips"]], audio))
+    assert made[0][0] and made[0][1]
+    assert made[0] == made[1]

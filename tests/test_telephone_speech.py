@@ -24,6 +24,28 @@ def test_telephone_prompts_are_speech_and_tones_are_not(tmp_path: Path) -> None:
     assert not sources.NARROWBAND_SPEECH_SOURCES & sources.HELDOUT_SOURCES
 
 
+
+def test_ktuberling_words_are_speech_by_language_without_repeated_scripts(tmp_path: Path) -> None:
+    base = tmp_path / "usr/share/ktuberling/sounds"
+    names = ["en/hat.ogg", "nds/oog.wav", "nn/tv_bicycle.opus", "sr/sesir.ogg",
+             "sr@latin/sesir.ogg", "en.soundtheme"]
+    for name in names:
+        (base / name).parent.mkdir(parents=True, exist_ok=True)
+        (base / name).write_bytes(b"")
+    clips = sources.PACKAGES["ktuberling-data"](tmp_path)
+    assert sorted((c.group, c.path.name) for c in clips) == [
+        ("en", "hat.ogg"), ("nds", "oog.wav"), ("nn", "tv_bicycle.opus"), ("sr", "sesir.ogg")]
+    assert {(c.kind, c.source) for c in clips} == {("speech", "ktuberling")}
+    menardi = tmp_path / "m/usr/share/asterisk/sounds/it_IT_f_Menardi"
+    menardi.mkdir(parents=True)
+    for name in ("vm-intro.wav", "beep.wav"):
+        sf.write(str(menardi / name), np.zeros(800, np.float32), 8000)
+    clips = sources.PACKAGES["asterisk-prompt-it-menardi-wav"](tmp_path / "m")
+    assert [(c.source, c.group, c.path.name) for c in clips] == [
+        ("asterisk-it-menardi", "vm", "vm-intro.wav")]
+    assert {"ktuberling", "asterisk-it-menardi"} <= sources.NARROWBAND_SPEECH_SOURCES
+    assert not sources.NARROWBAND_SPEECH_SOURCES & sources.HELDOUT_SOURCES
+
 def test_narrowband_speech_is_a_target_only_from_telephone_sources(tmp_path: Path) -> None:
     rng = np.random.default_rng(5)
     x = speechlike(3.0, rng, rate=16000).astype(np.float32)

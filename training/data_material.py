@@ -79,13 +79,24 @@ def split_all(
     return split_of
 
 
-def _meta(clip: RawClip, info: dict) -> dict:
+def origin(path: Path, out: Path) -> str:
+    """`path` as the manifest records it. Inside the output folder (the package cache) it is
+    spelled as if that folder were `data`, so that the same material makes the same files
+    wherever it is prepared: file names and the pauses between joined words are drawn from it.
+    Other paths (the user's folders) are recorded as given."""
+    try:
+        return str(Path("data") / path.relative_to(out))
+    except ValueError:
+        return str(path)
+
+
+def _meta(clip: RawClip, info: dict, out: Path) -> dict:
     return {
         "kind": clip.kind,
         "source": clip.source,
         "group": clip.group,
         "category": clip.category,
-        "origin": str(clip.path),
+        "origin": origin(clip.path, out),
         "native_rate": info.get("native_rate", ds.SAMPLE_RATE),
         "channels": info.get("channels", 1),
     }
@@ -116,19 +127,20 @@ def process_files(raw: list[RawClip], split_of: dict, writer: ClipWriter) -> Non
                 _add_joined(pending, split, writer)
                 pending.clear()
             continue
-        writer.add(x, _meta(clip, info), split, info["native_rate"])
+        writer.add(x, _meta(clip, info, writer.opts.out), split, info["native_rate"])
     for (source, group), pending in short.items():
         if pending:
             _add_joined(pending, split_of[(source, group)], writer)
 
 
 def _add_joined(pending: list, split: str, writer: ClipWriter) -> None:
-    rng = np.random.default_rng(zlib.crc32(str(pending[0][1].path).encode()))
+    _, first, info = pending[0]
+    meta = _meta(first, info, writer.opts.out)
+    rng = np.random.default_rng(zlib.crc32(meta["origin"].encode()))
     parts = []
     for x, _, _ in pending:
         parts += [x, np.zeros(int(rng.uniform(0.1, 0.3) * ds.SAMPLE_RATE), np.float32)]
-    _, first, info = pending[0]
-    meta = _meta(first, info) | {"origin": f"{first.path}+{len(pending) - 1}"}
+    meta["origin"] += f"+{len(pending) - 1}"
     native = min(p[2]["native_rate"] for p in pending)
     writer.add(np.concatenate(parts), meta, split, native)
 
@@ -141,8 +153,8 @@ def process_pairs(pairs: list, split_of: dict, writer: ClipWriter) -> None:
         if len(noisy) != len(clean):
             raise DataError(f"{noisy_path}: {len(noisy)} samples but its clean twin {len(clean)}")
         split = split_of[(clip.source, clip.group)]
-        writer.add(clean, _meta(clip, info), split, info["native_rate"])
-        noise_meta = _meta(clip, info) | {
+        writer.add(clean, _meta(clip, info, writer.opts.out), split, info["native_rate"])
+        noise_meta = _meta(clip, info, writer.opts.out) | {
             "kind": "noise",
             "source": "paired-noise",
             "category": "paired",

@@ -196,19 +196,31 @@ TELEPHONE_LANGUAGES = ("en", "es", "fr", "it", "ru")
 _NOT_SPEECH = re.compile(r"tone|beep|dial|ring|silence|busy-signal", re.IGNORECASE)
 
 
-def _asterisk_prompts(lang: str) -> Callable[[Path], list[RawClip]]:
+def _asterisk_prompts(source: str) -> Callable[[Path], list[RawClip]]:
     def clips(root: Path) -> list[RawClip]:
         # sounds/<voice>/[<topic>/]<prompt>.wav: studio prompts read by one professional voice
-        # per language, delivered at 8 kHz for telephony (a narrowband recording chain). The
+        # per package, delivered at 8 kHz for telephony (a narrowband recording chain). The
         # prompt family (the name up to its first dash) is the group.
         base = root / "usr/share/asterisk/sounds"
         return [
-            RawClip(p, "speech", f"asterisk-{lang}", p.stem.split("-")[0], "speech")
+            RawClip(p, "speech", source, p.stem.split("-")[0], "speech")
             for p in _files(base, "**/*.wav")
             if not _NOT_SPEECH.search(p.stem)
         ]
 
     return clips
+
+
+def _ktuberling(root: Path) -> list[RawClip]:
+    # sounds/<lang>/<word>.{ogg,opus,wav}: the toy's spoken words, one volunteer reader per
+    # language (the group), each recorded at home on their own microphone (8 to 48 kHz).
+    # The sr@* folders repeat the Serbian recordings under other scripts' names.
+    base = root / "usr/share/ktuberling/sounds"
+    return [
+        RawClip(p, "speech", "ktuberling", p.parent.name, "speech")
+        for p in _files(base, "*/*")
+        if p.suffix in (".ogg", ".opus", ".wav") and "@" not in p.parent.name
+    ]
 
 
 def _frozen_bubble(root: Path) -> list[RawClip]:
@@ -330,11 +342,19 @@ PACKAGES: dict[str, Callable[[Path], list[RawClip]]] = {
     "colobot-common-sounds": _colobot,
     "bucklespring-data": _bucklespring,
     "freeciv-data": _freeciv,
-    **{f"asterisk-core-sounds-{lang}-wav": _asterisk_prompts(lang) for lang in TELEPHONE_LANGUAGES},
+    **{
+        f"asterisk-core-sounds-{lang}-wav": _asterisk_prompts(f"asterisk-{lang}")
+        for lang in TELEPHONE_LANGUAGES
+    },
+    "asterisk-prompt-it-menardi-wav": _asterisk_prompts("asterisk-it-menardi"),
+    "ktuberling-data": _ktuberling,
 }
 
-# Speech sources recorded through a telephone chain: their narrowband speech is a target too.
-NARROWBAND_SPEECH_SOURCES = frozenset(f"asterisk-{lang}" for lang in TELEPHONE_LANGUAGES)
+# Speech sources recorded (some or all) at 8 kHz, through a telephone chain or a home
+# microphone: their narrowband speech is a target too.
+NARROWBAND_SPEECH_SOURCES = frozenset(
+    {f"asterisk-{lang}" for lang in TELEPHONE_LANGUAGES} | {"asterisk-it-menardi", "ktuberling"}
+)
 
 # Whole sources kept out of training and validation: they make the held-out-source test set
 # (`DIR/heldout/`), which measures how the model does on voices, languages, recording chains
