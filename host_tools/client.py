@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from hushkit import contract
+from hushkit import contract, framing, payloads
 from hushkit import protocol as p
 from hushkit.errors import HushkitError
 from hushkit.transport import Link
@@ -165,14 +165,14 @@ class DeviceClient:
             if exc.status == p.Status.UNKNOWN_OPCODE:
                 raise self._not_an_application() from None
             raise
-        if len(reply) != p.INFO_REPLY.size:
+        if len(reply) != payloads.INFO_REPLY.size:
             raise DeviceError(
-                f"INFO reply of {len(reply)} bytes, expected {p.INFO_REPLY.size}: the firmware "
-                "speaks another protocol version; update the firmware or the host tools"
+                f"INFO reply of {len(reply)} bytes, expected {payloads.INFO_REPLY.size}: the "
+                "firmware speaks another protocol version; update the firmware or the host tools"
             )
-        fields = _parse(p.INFO_REPLY, reply)
+        fields = _parse(payloads.INFO_REPLY, reply)
         for name in ("fw_version", "target", "model_sha256", "model_message"):
-            fields[name] = p.cstr(fields[name])
+            fields[name] = payloads.cstr(fields[name])
         fields["cost_source"] = _cost_source(fields["cost_source"])
         if fields["protocol_version"] != p.PROTOCOL_VERSION:
             raise DeviceError(
@@ -189,7 +189,7 @@ class DeviceClient:
         if identify is not None and layout is not None:
             try:
                 fields = layout.unpack(self.transact(identify))
-            except (DeviceError, p.FrameError):
+            except (DeviceError, framing.FrameError):
                 fields = None
             if fields is not None and fields.get("mode") == 1:
                 return DeviceError(
@@ -202,13 +202,13 @@ class DeviceClient:
         )
 
     def stats(self) -> Stats:
-        fields = _parse(p.STATS_REPLY, self.transact(p.Opcode.STATS))
+        fields = _parse(payloads.STATS_REPLY, self.transact(p.Opcode.STATS))
         fields["cost_source"] = _cost_source(fields["cost_source"])
         return Stats(**fields)
 
     def safety(self) -> SafetyStats:
         """The output safety stage's counters (SAFETY)."""
-        fields = _parse(p.SAFETY_REPLY, self.transact(p.Opcode.SAFETY))
+        fields = _parse(payloads.SAFETY_REPLY, self.transact(p.Opcode.SAFETY))
         return SafetyStats(fields["limited_samples"], fields["trips"], bool(fields["tripped"]))
 
     def set(self, bypass: bool | None = None, attenuation_db: float | None = None) -> Settings:
@@ -218,10 +218,10 @@ class DeviceClient:
             fields |= p.SetField.BYPASS
         if attenuation_db is not None:
             fields |= p.SetField.ATTENUATION
-        payload = p.SET_REQUEST.pack(
+        payload = payloads.SET_REQUEST.pack(
             fields=int(fields), bypass=int(bool(bypass)), attenuation_db=attenuation_db or 0.0
         )
-        reply = _parse(p.SET_REPLY, self.transact(p.Opcode.SET, payload))
+        reply = _parse(payloads.SET_REPLY, self.transact(p.Opcode.SET, payload))
         return Settings(bypass=bool(reply["bypass"]), attenuation_db=reply["attenuation_db"])
 
     def reset(self) -> None:
@@ -235,10 +235,12 @@ class DeviceClient:
         pcm = np.asarray(pcm)
         if pcm.dtype != np.int16 or pcm.ndim != 1 or pcm.size % info.hop:
             raise ValueError(f"pcm must be 1-D int16 with a multiple of {info.hop} samples")
-        tap_len = p.tap_bytes(info.n_bins, info.state_size) if taps else 0
-        block = p.process_max_hops(info.hop, tap_len)
+        tap_len = payloads.tap_bytes(info.n_bins, info.state_size) if taps else 0
+        block = payloads.process_max_hops(info.hop, tap_len)
         if block == 0:
-            raise DeviceError(f"one hop with taps exceeds the {p.MAX_PAYLOAD}-byte payload limit")
+            raise DeviceError(
+                f"one hop with taps exceeds the {framing.MAX_PAYLOAD}-byte payload limit"
+            )
         hops = pcm.size // info.hop
         parts = [
             self._process_block(pcm[h * info.hop : (h + block) * info.hop], info, taps)
@@ -258,9 +260,9 @@ class DeviceClient:
     def _process_block(self, pcm: np.ndarray, info: DeviceInfo, taps: bool) -> ProcessResult:
         n_hops = pcm.size // info.hop
         flags = p.ProcessFlag.TAPS if taps else p.ProcessFlag(0)
-        request = p.PROCESS_REQUEST.pack(n_hops=n_hops, flags=int(flags))
+        request = payloads.PROCESS_REQUEST.pack(n_hops=n_hops, flags=int(flags))
         reply = self.transact(p.Opcode.PROCESS, request + pcm.astype("<i2").tobytes())
-        head = _parse(p.PROCESS_REPLY, reply)
+        head = _parse(payloads.PROCESS_REPLY, reply)
         tap_len = head["tap_bytes"]
         if head["n_hops"] != n_hops or (tap_len != 0) != taps:
             raise DeviceError(f"PROCESS reply does not match the request: {head}")
@@ -273,9 +275,9 @@ class DeviceClient:
         if taps:
             fields += [(name, "i1", (n,)) for name, n in zip(TAP_NAMES, sizes, strict=True)]
         dtype = np.dtype(fields)
-        if len(reply) != p.PROCESS_REPLY.size + n_hops * dtype.itemsize:
+        if len(reply) != payloads.PROCESS_REPLY.size + n_hops * dtype.itemsize:
             raise DeviceError(f"PROCESS reply of {len(reply)} bytes does not hold {n_hops} hops")
-        records = np.frombuffer(reply, dtype=dtype, offset=p.PROCESS_REPLY.size)
+        records = np.frombuffer(reply, dtype=dtype, offset=payloads.PROCESS_REPLY.size)
         return ProcessResult(
             pcm=records["pcm"].astype(np.int16).reshape(-1),
             cost=records["cost"].astype(np.uint32),
@@ -310,7 +312,7 @@ class DeviceClient:
         Link faults are retried with the same seq (see LINK_RETRIES); a device error status
         is raised as a DeviceError at once."""
         seq = self._seq = (self._seq + 1) & 0xFFFF
-        frame = p.encode_frame(p.Frame(opcode=opcode, seq=seq, payload=payload))
+        frame = framing.encode_frame(framing.Frame(opcode=opcode, seq=seq, payload=payload))
         silent = 0
         last = ""
         for attempt in range(LINK_RETRIES + 1):
@@ -322,7 +324,7 @@ class DeviceClient:
                 if self._first:
                     self.link.discard_input()
                     self._first = False
-                out = p.DELIMITER + frame
+                out = framing.DELIMITER + frame
             self.link.write(out)
             timeout = self.timeout if attempt == 0 else min(self.timeout, RETRY_TIMEOUT_S)
             try:
@@ -347,50 +349,52 @@ class DeviceClient:
             f"(last: {last}); check the cable, or send fewer hops per exchange (--block-hops 1)"
         )
 
-    def _await_reply(self, opcode: p.Opcode, seq: int, timeout: float) -> p.Frame:
+    def _await_reply(self, opcode: p.Opcode, seq: int, timeout: float) -> framing.Frame:
         """The reply to (opcode, seq), or a frame saying the device could not read one.
 
         Other frames are stale: second answers to an earlier request that was retried."""
         deadline = time.monotonic() + timeout
         while True:
             frame = self._read_frame(deadline, timeout)
-            if frame.seq == seq and frame.opcode == opcode | p.REPLY_FLAG:
+            if frame.seq == seq and frame.opcode == opcode | framing.REPLY_FLAG:
                 return frame
             if frame.status in LINK_ERROR_STATUSES:
                 return frame
 
-    def _read_frame(self, deadline: float, timeout: float) -> p.Frame:
+    def _read_frame(self, deadline: float, timeout: float) -> framing.Frame:
         while True:
             remaining = deadline - time.monotonic()
             data = b""
             if remaining > 0:
                 self.link.timeout = remaining
-                data = self.link.read_until(p.DELIMITER, p.MAX_ENCODED_FRAME + MAX_RESYNC_BYTES)
-            if not data.endswith(p.DELIMITER):
+                data = self.link.read_until(
+                    framing.DELIMITER, framing.MAX_ENCODED_FRAME + MAX_RESYNC_BYTES
+                )
+            if not data.endswith(framing.DELIMITER):
                 raise _timeout(timeout, len(data))
             if len(data) == 1:
                 continue  # an idle delimiter
             return _decode_resync(data)
 
 
-def _decode_resync(data: bytes) -> p.Frame:
+def _decode_resync(data: bytes) -> framing.Frame:
     """Decode a frame, skipping junk that arrived glued to its front."""
     try:
-        return p.decode_frame(data)
-    except p.FrameError as first:
+        return framing.decode_frame(data)
+    except framing.FrameError as first:
         for skip in range(1, min(MAX_RESYNC_BYTES, len(data) - 1)):
             try:
-                return p.decode_frame(data[skip:])
-            except p.FrameError:
+                return framing.decode_frame(data[skip:])
+            except framing.FrameError:
                 continue
         raise UnreadableReply(f"unreadable reply from the device ({first})") from None
 
 
-def _parse(layout: p.Layout, payload: bytes) -> dict:
+def _parse(layout: payloads.Layout, payload: bytes) -> dict:
     """A reply payload as fields; a short one is the device's error, not a host bug."""
     try:
         return layout.unpack(payload)
-    except p.FrameError as exc:
+    except framing.FrameError as exc:
         raise DeviceError(f"malformed reply from the device: {exc}") from None
 
 
@@ -401,7 +405,7 @@ def _cost_source(value: int) -> p.CostSource:
         return p.CostSource.NONE
 
 
-def _error(opcode: p.Opcode, reply: p.Frame) -> DeviceError:
+def _error(opcode: p.Opcode, reply: framing.Frame) -> DeviceError:
     detail = reply.payload.decode("ascii", errors="replace").strip("\x00")
     message = f"{opcode.name} failed: {p.status_message(reply.status)}"
     return DeviceError(message + (f" ({detail})" if detail else ""), status=reply.status)

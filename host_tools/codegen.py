@@ -3,9 +3,10 @@
     python -m hushkit.codegen            # rewrite hush_protocol.h and hush_contract.h
     python -m hushkit.codegen --check    # exit 1 if a committed header is stale
 
-hush_protocol.h comes from `hushkit.protocol` (the serial protocol), hush_contract.h from
-`hushkit.contract` (the per-hop I/O contract of the model). Each header names this generator
-and the sha256 of its definition, never a date, so the same definition gives the same bytes.
+hush_protocol.h comes from `hushkit.protocol`, `hushkit.framing` and `hushkit.payloads` (the
+serial protocol), hush_contract.h from `hushkit.contract` (the per-hop I/O contract of the
+model). Each header names this generator and the sha256 of its definition, never a date, so
+the same definition gives the same bytes.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import hashlib
 import sys
 from pathlib import Path
 
-from hushkit import contract
+from hushkit import contract, framing, payloads
 from hushkit import protocol as p
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -37,7 +38,7 @@ def _enum(tag: str, prefix: str, members: list[tuple[str, int, str]]) -> list[st
     return lines + ["};", ""]
 
 
-def _layout(layout: p.Layout) -> list[str]:
+def _layout(layout: payloads.Layout) -> list[str]:
     prefix = f"HUSH_{layout.name}"
     lines = [f"/* {layout.doc} */", _define(f"{prefix}_SIZE", f"{layout.size}u", "bytes")]
     docs = {f.name: f.doc for f in layout.fields}
@@ -66,21 +67,21 @@ def render() -> str:
         _define("HUSH_PROTO_DEFINITION_SHA256", f'"{p.definition_hash()}"'),
         "",
         "/* Frame header: opcode u8, status u8, seq u16, payload length u16. */",
-        _define("HUSH_PROTO_HEADER_SIZE", f"{p.HEADER.size}u", "bytes"),
+        _define("HUSH_PROTO_HEADER_SIZE", f"{framing.HEADER.size}u", "bytes"),
         _define("HUSH_PROTO_HDR_OPCODE_OFFSET", "0u"),
         _define("HUSH_PROTO_HDR_STATUS_OFFSET", "1u"),
         _define("HUSH_PROTO_HDR_SEQ_OFFSET", "2u"),
         _define("HUSH_PROTO_HDR_LENGTH_OFFSET", "4u"),
-        _define("HUSH_PROTO_CRC_SIZE", f"{p.CRC.size}u", "CRC32 IEEE, after the payload"),
-        _define("HUSH_PROTO_MAX_PAYLOAD", f"{p.MAX_PAYLOAD}u", "bytes"),
-        _define("HUSH_PROTO_MAX_RAW_FRAME", f"{p.MAX_RAW_FRAME}u", "header + payload + CRC"),
-        _define("HUSH_PROTO_COBS_BLOCK", f"{p.COBS_BLOCK}u", "data bytes per code byte"),
+        _define("HUSH_PROTO_CRC_SIZE", f"{framing.CRC.size}u", "CRC32 IEEE, after the payload"),
+        _define("HUSH_PROTO_MAX_PAYLOAD", f"{framing.MAX_PAYLOAD}u", "bytes"),
+        _define("HUSH_PROTO_MAX_RAW_FRAME", f"{framing.MAX_RAW_FRAME}u", "header + payload + CRC"),
+        _define("HUSH_PROTO_COBS_BLOCK", f"{framing.COBS_BLOCK}u", "data bytes per code byte"),
         _define(
             "HUSH_PROTO_MAX_ENCODED_FRAME",
-            f"{p.MAX_ENCODED_FRAME}u",
+            f"{framing.MAX_ENCODED_FRAME}u",
             "COBS worst case + delimiter",
         ),
-        _define("HUSH_PROTO_REPLY_FLAG", f"0x{p.REPLY_FLAG:02X}u", "set in reply opcodes"),
+        _define("HUSH_PROTO_REPLY_FLAG", f"0x{framing.REPLY_FLAG:02X}u", "set in reply opcodes"),
         "",
     ]
     lines += _enum("hush_opcode", "HUSH_OP_", [(o.name, o.value, "") for o in p.Opcode])
@@ -103,7 +104,7 @@ def render() -> str:
     lines += _enum("hush_watchdog_phase", "HUSH_WDT_PHASE_",
                    [(w.name, w.value, p.WATCHDOG_PHASE_TEXT[w]) for w in p.WatchdogPhase])
     lines += _enum("hush_fault_kind", "HUSH_FAULT_", [(f.name, f.value, "") for f in p.FaultKind])
-    for layout in p.LAYOUTS:
+    for layout in payloads.LAYOUTS:
         lines += _layout(layout)
     lines += ["#endif /* HUSH_PROTOCOL_H */", ""]
     return "\n".join(lines)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import serial
 
-from hushkit import flash_image, flash_layout
+from hushkit import flash_image, flash_layout, payloads
 from hushkit import protocol as p
 from hushkit.client import DeviceError
 from hushkit.errors import HushkitError
@@ -177,7 +177,7 @@ def _write_image(client, data, region, layout, result, progress) -> None:
     from tqdm import tqdm
 
     sector = layout.sector
-    chunk = p.FLASH_WRITE_CHUNK
+    chunk = payloads.FLASH_WRITE_CHUNK
     padded = data + b"\xff" * (-len(data) % sector)
     bar = tqdm(
         total=len(padded), unit="B", unit_scale=True, unit_divisor=1024,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import time
 
+from hushkit import payloads
 from hushkit import protocol as p
 from hushkit.client import DeviceClient, DeviceError
 
@@ -61,10 +62,11 @@ def _enum(cls, value):
 
 
 def parse_identity(payload: bytes) -> Identity:
-    head = p.IDENTIFY_REPLY.unpack(payload)
+    head = payloads.IDENTIFY_REPLY.unpack(payload)
     slots = []
     for i in range(head["n_regions"]):
-        s = p.SLOT_INFO.unpack(payload, p.IDENTIFY_REPLY.size + i * p.SLOT_INFO.size)
+        offset = payloads.IDENTIFY_REPLY.size + i * payloads.SLOT_INFO.size
+        s = payloads.SLOT_INFO.unpack(payload, offset)
         version = f"{s['ver_major']}.{s['ver_minor']}.{s['ver_revision']}"
         if s["ver_build"]:
             version += f"+{s['ver_build']}"
@@ -85,8 +87,8 @@ def parse_identity(payload: bytes) -> Identity:
         mode=_enum(p.BootMode, head["mode"]),
         reason=_enum(p.BootReason, head["reason"]),
         running_slot=None if head["running_slot"] == 0xFF else head["running_slot"],
-        boot_version=p.cstr(head["boot_version"]),
-        target=p.cstr(head["target"]),
+        boot_version=payloads.cstr(head["boot_version"]),
+        target=payloads.cstr(head["target"]),
         flash_base=head["flash_base"],
         flash_size=head["flash_size"],
         sector_size=head["sector_size"],
@@ -101,21 +103,22 @@ class FlashClient(DeviceClient):
         return parse_identity(self.transact(p.Opcode.IDENTIFY))
 
     def erase(self, offset: int, length: int) -> None:
-        self.transact(p.Opcode.FLASH_ERASE, p.FLASH_RANGE.pack(offset=offset, length=length))
+        self.transact(p.Opcode.FLASH_ERASE, payloads.FLASH_RANGE.pack(offset=offset, length=length))
 
     def write(self, offset: int, data: bytes) -> None:
-        self.transact(p.Opcode.FLASH_WRITE, p.FLASH_WRITE_REQUEST.pack(offset=offset) + data)
+        self.transact(p.Opcode.FLASH_WRITE, payloads.FLASH_WRITE_REQUEST.pack(offset=offset) + data)
 
     def hash(self, offset: int, length: int) -> bytes:
         reply = self.transact(
-            p.Opcode.FLASH_HASH, p.FLASH_RANGE.pack(offset=offset, length=length)
+            p.Opcode.FLASH_HASH, payloads.FLASH_RANGE.pack(offset=offset, length=length)
         )
-        return p.FLASH_HASH_REPLY.unpack(reply)["sha256"]
+        return payloads.FLASH_HASH_REPLY.unpack(reply)["sha256"]
 
     def mark_pending(self, region: int) -> str:
         """Mark an application slot to boot once; returns the reply's detail text (a keyed
         bootloader says what checking the image's signature cost)."""
-        reply = self.transact(p.Opcode.MARK_PENDING, p.MARK_PENDING_REQUEST.pack(region=region))
+        request = payloads.MARK_PENDING_REQUEST.pack(region=region)
+        reply = self.transact(p.Opcode.MARK_PENDING, request)
         return reply.decode("ascii", errors="replace").strip("\x00")
 
     def boot(self) -> None:

@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from hushkit import flash_image, flash_layout
+from hushkit import flash_image, flash_layout, payloads
 from hushkit import protocol as p
 from hushkit.client import DeviceError
 from hushkit.flash import FlashError, FlashResult, _retrying, _write_image, run_over_link
@@ -69,7 +69,8 @@ def push(
     if whole != hashlib.sha256(data).digest():
         raise FlashError(f"verification failed: slot {region.name} does not hold the model")
     try:
-        client.transact(p.Opcode.MODEL_ACTIVATE, p.MODEL_ACTIVATE_REQUEST.pack(region=slot.index))
+        request = payloads.MODEL_ACTIVATE_REQUEST.pack(region=slot.index)
+        client.transact(p.Opcode.MODEL_ACTIVATE, request)
     except DeviceError as exc:
         err = FlashError(str(exc))
         err.status = exc.status

@@ -16,11 +16,12 @@ import time
 
 import numpy as np
 
+from hushkit import framing, payloads
 from hushkit import protocol as p
 from hushkit.client import DeviceClient, DeviceError, DeviceInfo
 
-LOAD_CHUNK_SAMPLES = (p.MAX_PAYLOAD - p.AUDIO_LOAD_REQUEST.size) // 2
-READ_CHUNK_SAMPLES = p.MAX_PAYLOAD // 2
+LOAD_CHUNK_SAMPLES = (framing.MAX_PAYLOAD - payloads.AUDIO_LOAD_REQUEST.size) // 2
+READ_CHUNK_SAMPLES = framing.MAX_PAYLOAD // 2
 # Wall-clock allowance for a waited run: the emulator runs the audio faster than real time
 # under -icount (idle time is skipped), a real board in real time; this covers both on a
 # loaded machine.
@@ -56,7 +57,7 @@ class AudioStatus:
 
 
 def _status(payload: bytes) -> AudioStatus:
-    fields = p.AUDIO_STATUS_REPLY.unpack(payload)
+    fields = payloads.AUDIO_STATUS_REPLY.unpack(payload)
     fields["running"] = bool(fields["running"])
     try:
         fields["source"] = p.AudioSource(fields["source"])
@@ -73,7 +74,7 @@ def load_tape(client: DeviceClient, pcm: np.ndarray, offset: int = 0) -> None:
     pcm = np.asarray(pcm, dtype="<i2")
     for start in range(0, pcm.size, LOAD_CHUNK_SAMPLES):
         chunk = pcm[start : start + LOAD_CHUNK_SAMPLES]
-        head = p.AUDIO_LOAD_REQUEST.pack(offset=offset + start)
+        head = payloads.AUDIO_LOAD_REQUEST.pack(offset=offset + start)
         client.transact(p.Opcode.AUDIO_LOAD, head + chunk.tobytes())
 
 
@@ -81,7 +82,7 @@ def read_tape(client: DeviceClient, count: int, offset: int = 0) -> np.ndarray:
     parts = []
     for start in range(0, count, READ_CHUNK_SAMPLES):
         n = min(READ_CHUNK_SAMPLES, count - start)
-        request = p.AUDIO_READ_REQUEST.pack(offset=offset + start, count=n)
+        request = payloads.AUDIO_READ_REQUEST.pack(offset=offset + start, count=n)
         parts.append(np.frombuffer(client.transact(p.Opcode.AUDIO_READ, request), "<i2"))
     return np.concatenate(parts).astype(np.int16) if parts else np.zeros(0, np.int16)
 
@@ -90,7 +91,7 @@ def start(
     client: DeviceClient, n_hops: int, wait: bool = False, load_every: int = 0, load_us: int = 0
 ) -> AudioStatus:
     """Start a run of n_hops; with wait, the reply (and this call) comes when it has ended."""
-    request = p.AUDIO_START_REQUEST.pack(
+    request = payloads.AUDIO_START_REQUEST.pack(
         n_hops=n_hops, wait=int(wait), load_every=load_every, load_us=load_us
     )
     return _status(client.transact(p.Opcode.AUDIO_START, request))

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hushkit import argtypes
+from hushkit import argtypes, payloads
 from hushkit import protocol as p
 from hushkit.client import DeviceClient, DeviceError, DeviceInfo, DeviceTimeout, Stats
 from hushkit.errors import HushkitError
@@ -35,7 +35,7 @@ DEFAULT_BLOCK_HOPS = 0
 
 # Most hops one PROCESS exchange can carry at the smallest hop the firmware supports (64):
 # the upper bound of --block-hops before the device says what its own limit is.
-MAX_BLOCK_HOPS = p.process_max_hops(64)
+MAX_BLOCK_HOPS = payloads.process_max_hops(64)
 
 
 class OpsError(HushkitError, RuntimeError):
@@ -176,7 +176,7 @@ def stream(
     hops = -(-(pcm.size + delay) // hop)
     padded = np.zeros(hops * hop, np.int16)
     padded[: pcm.size] = pcm
-    limit = p.process_max_hops(hop)
+    limit = payloads.process_max_hops(hop)
     if not 0 <= block_hops <= limit:
         raise OpsError(f"--block-hops {block_hops} is out of range: this device takes 1..{limit}"
                        " hops per exchange (0 = as many as fit)")

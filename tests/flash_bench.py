@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import flash_fixtures as ff  # noqa: E402
 
-from hushkit import firmware_build, protocol, targets  # noqa: E402
+from hushkit import firmware_build, payloads, targets  # noqa: E402
 from hushkit.flash import _CountingLink, flash  # noqa: E402
 from hushkit.flash_client import FlashClient  # noqa: E402
 from hushkit.transport import open_link  # noqa: E402
@@ -48,7 +48,7 @@ def throughput(rig: ff.FlashRig) -> dict:
         "uart_seconds": {b: round(wire * BITS_PER_BYTE / b, 1) for b in BAUDS},
         "reflash_seconds": round(t2 - t1, 2),
         "reflash_bytes_written": again.bytes_written,
-        "write_chunk": protocol.FLASH_WRITE_CHUNK,
+        "write_chunk": payloads.FLASH_WRITE_CHUNK,
     }
 
 

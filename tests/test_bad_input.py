@@ -17,7 +17,7 @@ import soundfile as sf
 import torch
 from test_host_tools import FakeDevice
 
-from hushkit import cli
+from hushkit import cli, framing, payloads
 from hushkit import protocol as p
 from hushkit.training import checkpoint
 from hushkit.training.model import MaskNet, ModelArgs
@@ -303,17 +303,17 @@ class InfoPatched(FakeDevice):
         self.patch = fields
 
     def _on_info(self, payload: bytes) -> bytes:
-        fields = p.INFO_REPLY.unpack(super()._on_info(payload))
+        fields = payloads.INFO_REPLY.unpack(super()._on_info(payload))
         fields.update(self.patch)
-        return p.INFO_REPLY.pack(**fields)
+        return payloads.INFO_REPLY.pack(**fields)
 
 
 class Bootloader(FakeDevice):
     """Knows no application command."""
 
     def _answer(self, raw: bytes) -> bytes:
-        req = p.decode_frame(raw)
-        return p.encode_frame(p.Frame(req.opcode | p.REPLY_FLAG, req.seq,
+        req = framing.decode_frame(raw)
+        return framing.encode_frame(framing.Frame(req.opcode | framing.REPLY_FLAG, req.seq,
                                       status=p.Status.UNKNOWN_OPCODE))  # fmt: skip
 
 

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from test_host_tools import HOP, N_FFT, FakeDevice
 
+from hushkit import framing
 from hushkit import protocol as p
 from hushkit.client import DeviceClient, DeviceError
 from hushkit.faultproxy import FAULT_KINDS, FaultProxy, fault_generators
@@ -106,11 +107,12 @@ class DedupDevice(FakeDevice):
 
     def _answer_raw(self, raw: bytes) -> bytes:
         try:
-            req = p.decode_frame(raw)
-        except p.FrameError:
+            req = framing.decode_frame(raw)
+        except framing.FrameError:
             self.link_errors += 1
-            return p.encode_frame(p.Frame(p.REPLY_FLAG, 0, status=p.Status.BAD_FRAME))
-        key = p.encode_frame(req)
+            reply = framing.Frame(framing.REPLY_FLAG, 0, status=p.Status.BAD_FRAME)
+            return framing.encode_frame(reply)
+        key = framing.encode_frame(req)
         if self.last and self.last[0] == key:
             return self.last[1]
         if req.opcode == p.Opcode.PROCESS:

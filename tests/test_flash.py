@@ -17,7 +17,7 @@ import flash_fixtures as ff
 import pytest
 import serial
 
-from hushkit import flash_image, flash_layout
+from hushkit import flash_image, flash_layout, payloads
 from hushkit import protocol as p
 from hushkit.client import DeviceError
 from hushkit.emulator import Emulator
@@ -84,13 +84,13 @@ def test_corrupted_and_truncated_images_are_refused(signed, tmp_path):
 
 
 def _identity(states: dict[int, p.SlotState]) -> bytes:
-    head = p.IDENTIFY_REPLY.pack(
+    head = payloads.IDENTIFY_REPLY.pack(
         mode=1, reason=1, n_regions=len(LAYOUT.regions), running_slot=0xFF,
         boot_version=b"x", target=ff.TARGET.encode(), flash_base=0, flash_size=LAYOUT.size,
         sector_size=LAYOUT.sector, write_align=8, flash_ops=0,
     )  # fmt: skip
     for i, r in enumerate(LAYOUT.regions):
-        head += p.SLOT_INFO.pack(
+        head += payloads.SLOT_INFO.pack(
             kind=r.kind, state=states.get(i, 0), start=r.start, size=r.size, image_size=0,
             ver_major=0, ver_minor=0, ver_revision=0, ver_build=0, image_hash=bytes(32),
         )  # fmt: skip
@@ -217,8 +217,8 @@ def test_bootloader_refuses_writes_outside_slots_and_bad_images(rig, tmp_path):
         image[5000] ^= 0xFF
         for off in range(0, LAYOUT.sector * 2, LAYOUT.sector):
             client.erase(app0.start + off, LAYOUT.sector)
-        for off in range(0, len(image), p.FLASH_WRITE_CHUNK):
-            part = bytes(image[off : off + p.FLASH_WRITE_CHUNK])
+        for off in range(0, len(image), payloads.FLASH_WRITE_CHUNK):
+            part = bytes(image[off : off + payloads.FLASH_WRITE_CHUNK])
             part += b"\xff" * (-len(part) % 8)
             if off >= 2 * LAYOUT.sector and off % LAYOUT.sector == 0:
                 client.erase(app0.start + off, LAYOUT.sector)

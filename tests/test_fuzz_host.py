@@ -15,6 +15,7 @@ hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
+from hushkit import framing  # noqa: E402
 from hushkit import protocol as p  # noqa: E402
 from hushkit.client import DeviceClient, DeviceError, _decode_resync  # noqa: E402
 
@@ -25,17 +26,17 @@ FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCh
 @given(st.binary(max_size=600))
 def test_decode_frame_raises_only_frame_error(data):
     try:
-        frame = p.decode_frame(data)
-    except p.FrameError:
+        frame = framing.decode_frame(data)
+    except framing.FrameError:
         return
-    assert p.encode_frame(frame)[:-1] == (data[:-1] if data.endswith(b"\x00") else data)
+    assert framing.encode_frame(frame)[:-1] == (data[:-1] if data.endswith(b"\x00") else data)
 
 
 @FUZZ
 @given(st.binary(max_size=300))
 def test_cobs_round_trips(data):
-    enc = p.cobs_encode(data)
-    assert b"\x00" not in enc and p.cobs_decode(enc) == data
+    enc = framing.cobs_encode(data)
+    assert b"\x00" not in enc and framing.cobs_decode(enc) == data
 
 
 @FUZZ
@@ -69,7 +70,9 @@ class ScriptedLink:
 def _client(payload: bytes, opcode: int, status: int = 0) -> DeviceClient:
     client = DeviceClient(ScriptedLink(b""), timeout=0.01)
     seq = (client._seq + 1) & 0xFFFF
-    client.link.reply = p.encode_frame(p.Frame(opcode | p.REPLY_FLAG, seq, payload, status))
+    client.link.reply = framing.encode_frame(
+        framing.Frame(opcode | framing.REPLY_FLAG, seq, payload, status)
+    )
     return client
 
 
@@ -95,7 +98,7 @@ def test_stats_and_safety_reply_parsers(payload):
 INFO = dict(
     protocol_version=p.PROTOCOL_VERSION, fw_version=b"x", target=b"t", model_sha256=b"0",
     sample_rate=16000, n_fft=256, hop=128, n_bins=129, state_size=16, model_status=0,
-    model_message=b"", arena_bytes=0, max_payload=p.MAX_PAYLOAD, cost_source=1,
+    model_message=b"", arena_bytes=0, max_payload=framing.MAX_PAYLOAD, cost_source=1,
 )  # fmt: skip
 
 

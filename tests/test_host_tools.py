@@ -1,8 +1,9 @@
 """Host tools against an in-process fake device on a local TCP socket (no QEMU needed).
 
-The fake speaks the protocol through hushkit.protocol. Its "pipeline" is the firmware's
-framing with a unity mask: the output is the input delayed by n_fft - hop samples, which is
-exactly what `hushkit stream` must undo to write time-aligned audio.
+The fake speaks the protocol through hushkit.framing, hushkit.payloads and hushkit.protocol.
+Its "pipeline" is the firmware's framing with a unity mask: the output is the input delayed by
+n_fft - hop samples, which is exactly what `hushkit stream` must undo to write time-aligned
+audio.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from hushkit import cli, ops
+from hushkit import cli, framing, ops, payloads
 from hushkit import protocol as p
 from hushkit.client import DeviceClient, DeviceError, DeviceTimeout
 from hushkit.errors import HushkitError
@@ -34,7 +35,7 @@ class FakeDevice:
         self.banner = banner  # junk sent glued to the front of the first reply
         self.fail: dict[int, tuple[int, bytes]] = {}  # opcode -> (status, detail)
         self.bad_crc_replies = 0  # answer this many requests with BAD_CRC first
-        self.requests: list[p.Frame] = []
+        self.requests: list[framing.Frame] = []
         self.delay_line = np.zeros(N_FFT - HOP, np.int16)
         self.state = np.zeros(STATE, np.int8)
         self.costs: list[int] = []
@@ -70,41 +71,41 @@ class FakeDevice:
                         self.banner = b""
 
     def _answer(self, raw: bytes) -> bytes:
-        req = p.decode_frame(raw)
+        req = framing.decode_frame(raw)
         self.requests.append(req)
-        op = req.opcode | p.REPLY_FLAG
+        op = req.opcode | framing.REPLY_FLAG
         if self.bad_crc_replies:
             self.bad_crc_replies -= 1
-            return p.encode_frame(p.Frame(op, req.seq, status=p.Status.BAD_CRC))
+            return framing.encode_frame(framing.Frame(op, req.seq, status=p.Status.BAD_CRC))
         if req.opcode in self.fail:
             status, detail = self.fail[req.opcode]
-            return p.encode_frame(p.Frame(op, req.seq, detail, status=status))
+            return framing.encode_frame(framing.Frame(op, req.seq, detail, status=status))
         handler = getattr(self, f"_on_{p.Opcode(req.opcode).name.lower()}", None)
         if handler is None:  # like a firmware without this command
-            return p.encode_frame(p.Frame(op, req.seq, status=p.Status.UNKNOWN_OPCODE))
-        return p.encode_frame(p.Frame(op, req.seq, handler(req.payload)))
+            return framing.encode_frame(framing.Frame(op, req.seq, status=p.Status.UNKNOWN_OPCODE))
+        return framing.encode_frame(framing.Frame(op, req.seq, handler(req.payload)))
 
     def _on_info(self, _: bytes) -> bytes:
-        return p.INFO_REPLY.pack(
+        return payloads.INFO_REPLY.pack(
             protocol_version=p.PROTOCOL_VERSION, fw_version=b"0.1.0", target=b"fake",
             model_sha256=MODEL_SHA.encode(), sample_rate=16000, n_fft=N_FFT, hop=HOP,
             n_bins=N_BINS, state_size=STATE, model_status=0, model_message=b"",
-            arena_bytes=12345, max_payload=p.MAX_PAYLOAD,
+            arena_bytes=12345, max_payload=framing.MAX_PAYLOAD,
             cost_source=p.CostSource.SYSTICK_ICOUNT,
         )  # fmt: skip
 
     def _on_process(self, payload: bytes) -> bytes:
-        head = p.PROCESS_REQUEST.unpack(payload)
-        pcm = np.frombuffer(payload, "<i2", offset=p.PROCESS_REQUEST.size).reshape(-1, HOP)
+        head = payloads.PROCESS_REQUEST.unpack(payload)
+        pcm = np.frombuffer(payload, "<i2", offset=payloads.PROCESS_REQUEST.size).reshape(-1, HOP)
         taps = bool(head["flags"] & p.ProcessFlag.TAPS)
-        tap_len = p.tap_bytes(N_BINS, STATE) if taps else 0
-        out = [p.PROCESS_REPLY.pack(n_hops=len(pcm), flags=head["flags"], tap_bytes=tap_len)]
+        tap_len = payloads.tap_bytes(N_BINS, STATE) if taps else 0
+        out = [payloads.PROCESS_REPLY.pack(n_hops=len(pcm), flags=head["flags"], tap_bytes=tap_len)]
         for hop in pcm:
             line = np.concatenate([self.delay_line, hop])
             self.delay_line = line[HOP:]
             cost = 1000 + int(np.abs(hop.astype(np.int64)).sum() % 997)
             self.costs.append(cost)
-            out += [p.PROCESS_HOP.pack(cost=cost), line[:HOP].astype("<i2").tobytes()]
+            out += [payloads.PROCESS_HOP.pack(cost=cost), line[:HOP].astype("<i2").tobytes()]
             if taps:
                 features = (np.resize(hop, N_BINS) >> 8).astype(np.int8)
                 state_out = (self.state + features[:STATE]).astype(np.int8)
@@ -116,7 +117,7 @@ class FakeDevice:
 
     def _on_stats(self, _: bytes) -> bytes:
         c = self.costs or [0]
-        return p.STATS_REPLY.pack(
+        return payloads.STATS_REPLY.pack(
             hops=len(self.costs), cost_min=min(c), cost_max=max(c), cost_total=sum(self.costs),
             cost_source=p.CostSource.SYSTICK_ICOUNT, arena_bytes=12345, stack_used=900,
             frame_errors=0, audio_hops=0, deadline_misses=0, worst_lateness_us=0, overruns=0,
@@ -125,12 +126,12 @@ class FakeDevice:
         )  # fmt: skip
 
     def _on_set(self, payload: bytes) -> bytes:
-        req = p.SET_REQUEST.unpack(payload)
+        req = payloads.SET_REQUEST.unpack(payload)
         if req["fields"] & p.SetField.BYPASS:
             self.bypass = req["bypass"]
         if req["fields"] & p.SetField.ATTENUATION:
             self.attenuation_db = max(req["attenuation_db"], 0.0)
-        return p.SET_REPLY.pack(bypass=self.bypass, attenuation_db=self.attenuation_db)
+        return payloads.SET_REPLY.pack(bypass=self.bypass, attenuation_db=self.attenuation_db)
 
     def _on_reset(self, _: bytes) -> bytes:
         self.delay_line[:] = 0
@@ -162,7 +163,7 @@ def test_info_parsed(client):
 
 def test_process_splits_blocks_and_keeps_order(client, device):
     rng = np.random.default_rng(0)
-    hops = 2 * p.process_max_hops(HOP) + 3  # three PROCESS exchanges
+    hops = 2 * payloads.process_max_hops(HOP) + 3  # three PROCESS exchanges
     pcm = rng.integers(-30000, 30000, hops * HOP).astype(np.int16)
     result = client.process(pcm)
     delay = N_FFT - HOP
@@ -293,6 +294,6 @@ def test_trace_dumps_both_directions(device, capsys):
     with open_link(device.url, timeout=2.0, trace=True) as link:
         DeviceClient(link).reset()
     err = capsys.readouterr().err
-    request = p.encode_frame(p.Frame(p.Opcode.RESET, 0))
+    request = framing.encode_frame(framing.Frame(p.Opcode.RESET, 0))
     assert " -> " in err and " <- " in err
     assert f"{len(request) + 1:5d} 0000: 00" in err  # leading delimiter + the RESET frame

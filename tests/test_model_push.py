@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import serial
 
-from hushkit import flash_image, flash_layout
+from hushkit import flash_image, flash_layout, payloads
 from hushkit import protocol as p
 from hushkit.client import DeviceError
 from hushkit.flash import FlashError
@@ -108,10 +108,11 @@ def test_invalid_models_are_refused_and_the_old_one_keeps_running(rig, base, mod
         data += b"\xff" * (-len(data) % LAYOUT.sector)
         for off in range(0, len(data), LAYOUT.sector):
             client.erase(slot.start + off, LAYOUT.sector)
-            for c in range(off, off + LAYOUT.sector, p.FLASH_WRITE_CHUNK):
-                client.write(slot.start + c, bytes(data[c : c + p.FLASH_WRITE_CHUNK]))
+            for c in range(off, off + LAYOUT.sector, payloads.FLASH_WRITE_CHUNK):
+                client.write(slot.start + c, bytes(data[c : c + payloads.FLASH_WRITE_CHUNK]))
         with pytest.raises(DeviceError, match="hash mismatch") as err:
-            client.transact(p.Opcode.MODEL_ACTIVATE, p.MODEL_ACTIVATE_REQUEST.pack(region=index))
+            request = payloads.MODEL_ACTIVATE_REQUEST.pack(region=index)
+            client.transact(p.Opcode.MODEL_ACTIVATE, request)
         assert err.value.status == p.Status.MODEL_INVALID
         _still_runs(client, old)
         with pytest.raises(DeviceError) as err:  # the application never writes its own slot

@@ -8,7 +8,7 @@ import zlib
 
 import pytest
 
-from hushkit import codegen
+from hushkit import codegen, framing, payloads
 from hushkit import protocol as p
 
 
@@ -22,7 +22,7 @@ def test_committed_header_matches_definition():
 
 def test_definition_hash_follows_the_definition(monkeypatch):
     before = p.definition_hash()
-    monkeypatch.setattr(p, "MAX_PAYLOAD", p.MAX_PAYLOAD + 2)
+    monkeypatch.setattr(framing, "MAX_PAYLOAD", framing.MAX_PAYLOAD + 2)
     assert p.definition_hash() != before
 
 
@@ -32,7 +32,7 @@ def test_every_status_has_a_message():
 
 
 def test_layout_offsets_agree_with_struct():
-    for layout in p.LAYOUTS:
+    for layout in payloads.LAYOUTS:
         values = {}
         for i, f in enumerate(layout.named_fields()):
             code = f.fmt[-1]
@@ -57,98 +57,102 @@ def test_layout_offsets_agree_with_struct():
     ],
 )
 def test_cobs_vectors(data, expected):
-    assert p.cobs_encode(data) == expected
-    assert p.cobs_decode(expected) == data
+    assert framing.cobs_encode(data) == expected
+    assert framing.cobs_decode(expected) == data
 
 
 @pytest.mark.parametrize("n", [253, 254, 255, 508, 509, 1000])
 def test_cobs_long_runs(n):
     data = bytes(1 + i % 255 for i in range(n))
-    enc = p.cobs_encode(data)
+    enc = framing.cobs_encode(data)
     assert 0 not in enc
-    full_blocks = n // p.COBS_BLOCK
+    full_blocks = n // framing.COBS_BLOCK
     assert len(enc) == n + full_blocks + 1
     assert enc[0] == (0xFF if n >= 254 else n + 1)
-    assert p.cobs_decode(enc) == data
+    assert framing.cobs_decode(enc) == data
 
 
 def test_cobs_all_zeros_and_random():
-    assert p.cobs_encode(bytes(300)) == b"\x01" * 301
+    assert framing.cobs_encode(bytes(300)) == b"\x01" * 301
     rng = random.Random(1)
     for _ in range(200):
         n = rng.randrange(0, 1200)
         zero_rate = rng.choice([0.0, 0.01, 0.5])
         data = bytes(0 if rng.random() < zero_rate else rng.randrange(1, 256) for _ in range(n))
-        enc = p.cobs_encode(data)
-        assert 0 not in enc and len(enc) <= n + p.cobs_overhead(n)
-        assert p.cobs_decode(enc) == data
+        enc = framing.cobs_encode(data)
+        assert 0 not in enc and len(enc) <= n + framing.cobs_overhead(n)
+        assert framing.cobs_decode(enc) == data
 
 
 @pytest.mark.parametrize("bad", [b"\x00", b"\x03\x11", b"\x03\x00\x11", b"\x05\x11\x22\x33"])
 def test_cobs_rejects(bad):
-    with pytest.raises(p.FrameError):
-        p.cobs_decode(bad)
+    with pytest.raises(framing.FrameError):
+        framing.cobs_decode(bad)
 
 
 def test_crc_vectors():
-    assert p.crc32(b"123456789") == 0xCBF43926  # CRC-32/ISO-HDLC check value
-    assert p.crc32(b"") == 0
-    assert p.crc32(b"\x00" * 4) == zlib.crc32(b"\x00" * 4) == 0x2144DF1C
+    assert framing.crc32(b"123456789") == 0xCBF43926  # CRC-32/ISO-HDLC check value
+    assert framing.crc32(b"") == 0
+    assert framing.crc32(b"\x00" * 4) == zlib.crc32(b"\x00" * 4) == 0x2144DF1C
 
 
 def test_frame_round_trip_every_opcode():
     rng = random.Random(2)
     for opcode in p.Opcode:
-        for size in (0, 1, 300, p.MAX_PAYLOAD):
+        for size in (0, 1, 300, framing.MAX_PAYLOAD):
             payload = bytes(rng.randrange(256) for _ in range(size))
-            frame = p.Frame(
-                opcode=opcode | p.REPLY_FLAG,
+            frame = framing.Frame(
+                opcode=opcode | framing.REPLY_FLAG,
                 seq=rng.randrange(65536),
                 payload=payload,
                 status=p.Status.BAD_LENGTH,
             )
-            wire = p.encode_frame(frame)
+            wire = framing.encode_frame(frame)
             assert wire.endswith(b"\x00") and wire.count(0) == 1
-            assert len(wire) <= p.MAX_ENCODED_FRAME
-            assert p.decode_frame(wire) == frame
+            assert len(wire) <= framing.MAX_ENCODED_FRAME
+            assert framing.decode_frame(wire) == frame
 
 
 def test_oversized_payload_refused():
     with pytest.raises(ValueError):
-        p.encode_frame(p.Frame(opcode=p.Opcode.PROCESS, seq=1, payload=bytes(p.MAX_PAYLOAD + 1)))
+        framing.encode_frame(
+            framing.Frame(opcode=p.Opcode.PROCESS, seq=1, payload=bytes(framing.MAX_PAYLOAD + 1))
+        )
 
 
 def test_corrupted_frames_rejected():
-    wire = p.encode_frame(p.Frame(opcode=p.Opcode.SET, seq=77, payload=b"\x03\x01\x00\x00abcd"))
+    wire = framing.encode_frame(
+        framing.Frame(opcode=p.Opcode.SET, seq=77, payload=b"\x03\x01\x00\x00abcd")
+    )
     body = wire[:-1]
     for i in range(len(body)):
         for flip in (0x01, 0x80):
             bad = bytearray(body)
             bad[i] ^= flip
-            with pytest.raises(p.FrameError):
-                p.decode_frame(bytes(bad))
+            with pytest.raises(framing.FrameError):
+                framing.decode_frame(bytes(bad))
     for cut in range(1, len(body)):
-        with pytest.raises(p.FrameError):
-            p.decode_frame(body[:cut])
+        with pytest.raises(framing.FrameError):
+            framing.decode_frame(body[:cut])
 
 
 def test_length_field_mismatch_rejected():
-    raw = p.HEADER.pack(p.Opcode.INFO, 0, 5, 3) + b"ab"
-    wire = p.cobs_encode(raw + p.CRC.pack(p.crc32(raw)))
-    with pytest.raises(p.FrameError, match="payload bytes"):
-        p.decode_frame(wire)
+    raw = framing.HEADER.pack(p.Opcode.INFO, 0, 5, 3) + b"ab"
+    wire = framing.cobs_encode(raw + framing.CRC.pack(framing.crc32(raw)))
+    with pytest.raises(framing.FrameError, match="payload bytes"):
+        framing.decode_frame(wire)
 
 
 def test_process_block_limits():
     for hop in (64, 128):
-        for taps in (0, p.tap_bytes(hop + 1, 64)):
-            k = p.process_max_hops(hop, taps)
+        for taps in (0, payloads.tap_bytes(hop + 1, 64)):
+            k = payloads.process_max_hops(hop, taps)
             assert k >= 1
-            assert p.PROCESS_REQUEST.size + k * 2 * hop <= p.MAX_PAYLOAD
-            record = p.PROCESS_HOP.size + 2 * hop + taps
-            assert p.PROCESS_REPLY.size + k * record <= p.MAX_PAYLOAD
-            over_request = p.PROCESS_REQUEST.size + (k + 1) * 2 * hop > p.MAX_PAYLOAD
-            over_reply = p.PROCESS_REPLY.size + (k + 1) * record > p.MAX_PAYLOAD
+            assert payloads.PROCESS_REQUEST.size + k * 2 * hop <= framing.MAX_PAYLOAD
+            record = payloads.PROCESS_HOP.size + 2 * hop + taps
+            assert payloads.PROCESS_REPLY.size + k * record <= framing.MAX_PAYLOAD
+            over_request = payloads.PROCESS_REQUEST.size + (k + 1) * 2 * hop > framing.MAX_PAYLOAD
+            over_reply = payloads.PROCESS_REPLY.size + (k + 1) * record > framing.MAX_PAYLOAD
             assert over_request or over_reply
 
 
@@ -172,9 +176,9 @@ def test_c_crc_and_cobs_equal_python(ccodec):
         n = rng.randrange(0, 1500)
         cases.append(bytes(rng.choice([0, rng.randrange(1, 256)]) for _ in range(n)))
     for data in cases:
-        assert ccodec.crc32(data) == p.crc32(data)
+        assert ccodec.crc32(data) == framing.crc32(data)
         enc = ccodec.cobs_encode(data)
-        assert enc == p.cobs_encode(data)
+        assert enc == framing.cobs_encode(data)
         assert ccodec.cobs_decode(enc) == data
     for bad in (b"\x00", b"\x03\x11", b"\x03\x00\x11"):
         assert ccodec.cobs_decode(bad) is None
@@ -182,34 +186,37 @@ def test_c_crc_and_cobs_equal_python(ccodec):
 
 def test_c_frames_equal_python(ccodec):
     rng = random.Random(4)
-    for size in (0, 1, 253, 254, 1000, p.MAX_PAYLOAD):
+    for size in (0, 1, 253, 254, 1000, framing.MAX_PAYLOAD):
         payload = bytes(rng.randrange(256) for _ in range(size))
-        frame = p.Frame(
-            opcode=p.Opcode.PROCESS | p.REPLY_FLAG,
+        frame = framing.Frame(
+            opcode=p.Opcode.PROCESS | framing.REPLY_FLAG,
             seq=rng.randrange(65536),
             payload=payload,
             status=p.Status.OK,
         )
-        wire = p.encode_frame(frame)
+        wire = framing.encode_frame(frame)
         assert ccodec.encode(frame.opcode, frame.status, frame.seq, payload) == wire
         events = ccodec.feed(wire)
         assert events == [("ready", wire_body(frame))]
-    assert ccodec.encode(p.Opcode.PROCESS, 0, 1, bytes(p.MAX_PAYLOAD + 1)) == b""
+    assert ccodec.encode(p.Opcode.PROCESS, 0, 1, bytes(framing.MAX_PAYLOAD + 1)) == b""
 
 
 def test_c_decoder_rejects_like_python(ccodec):
-    good = p.encode_frame(p.Frame(opcode=p.Opcode.STATS, seq=9))
+    good = framing.encode_frame(framing.Frame(opcode=p.Opcode.STATS, seq=9))
     corrupt = bytearray(good)
     corrupt[3] = corrupt[3] ^ 0x10 or 0x10
     truncated = good[:3] + b"\x00"
-    too_long = b"\xff" * (p.MAX_RAW_FRAME + 300) + b"\x00"
+    too_long = b"\xff" * (framing.MAX_RAW_FRAME + 300) + b"\x00"
     stream = b"\x00\x00" + bytes(corrupt) + truncated + too_long + good
     events = [name for name, _ in ccodec.feed(stream)]
     assert events == ["crc", "cobs", "too_long", "ready"]
     for bad in (bytes(corrupt), truncated):
-        with pytest.raises(p.FrameError):
-            p.decode_frame(bad)
+        with pytest.raises(framing.FrameError):
+            framing.decode_frame(bad)
 
 
-def wire_body(frame: p.Frame) -> bytes:
-    return p.HEADER.pack(frame.opcode, frame.status, frame.seq, len(frame.payload)) + frame.payload
+def wire_body(frame: framing.Frame) -> bytes:
+    return (
+        framing.HEADER.pack(frame.opcode, frame.status, frame.seq, len(frame.payload))
+        + frame.payload
+    )

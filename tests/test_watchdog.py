@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from conftest import TEST_BUILD_ROOT
 
-from hushkit import flash_layout
+from hushkit import flash_layout, framing, payloads
 from hushkit import protocol as p
 from hushkit.client import DeviceClient, DeviceError, Stats
 from hushkit.emulator import QEMU, Emulator
@@ -37,7 +37,7 @@ LINK_TIMEOUT_S = 3.0
 
 
 def _fault(client: DeviceClient) -> bytes:
-    payload = p.FAULT_REQUEST.pack(kind=p.FaultKind.HANG_HOP, timeout_ms=FAULT_TIMEOUT_MS)
+    payload = payloads.FAULT_REQUEST.pack(kind=p.FaultKind.HANG_HOP, timeout_ms=FAULT_TIMEOUT_MS)
     return client.transact(p.Opcode.FAULT, payload)
 
 
@@ -45,8 +45,9 @@ def _hang_one_hop(client: DeviceClient, hop: int) -> None:
     """Arm the hang and send one hop without waiting for a reply (there is none: a retry of
     the request could reach the reset device and run there)."""
     _fault(client)
-    request = p.PROCESS_REQUEST.pack(n_hops=1, flags=0) + bytes(2 * hop)
-    client.link.write(p.DELIMITER + p.encode_frame(p.Frame(p.Opcode.PROCESS, 0x7FFF, request)))
+    request = payloads.PROCESS_REQUEST.pack(n_hops=1, flags=0) + bytes(2 * hop)
+    frame = framing.Frame(p.Opcode.PROCESS, 0x7FFF, request)
+    client.link.write(framing.DELIMITER + framing.encode_frame(frame))
 
 
 def _wait_until_answering(client: DeviceClient) -> None:

@@ -14,7 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
+from hushkit import payloads
 from hushkit import protocol as p
+from hushkit.framing import Frame, encode_frame
 
 HERE = Path(__file__).resolve().parent
 HOP = 128
@@ -30,32 +32,32 @@ def structured(requests: list[tuple[int, bytes]]) -> bytes:
 
 def process(n_hops: int, flags: int = 0, seed: int = 0) -> bytes:
     pcm = (np.random.default_rng(seed).standard_normal(n_hops * HOP) * 3000).astype("<i2")
-    return p.PROCESS_REQUEST.pack(n_hops=n_hops, flags=flags) + pcm.tobytes()
+    return payloads.PROCESS_REQUEST.pack(n_hops=n_hops, flags=flags) + pcm.tobytes()
 
 
 def main() -> None:
     frames = {
-        "info": p.encode_frame(p.Frame(p.Opcode.INFO, 1)),
-        "process": p.encode_frame(p.Frame(p.Opcode.PROCESS, 2, process(2))),
-        "set": p.encode_frame(p.Frame(p.Opcode.SET, 3, p.SET_REQUEST.pack(
+        "info": encode_frame(Frame(p.Opcode.INFO, 1)),
+        "process": encode_frame(Frame(p.Opcode.PROCESS, 2, process(2))),
+        "set": encode_frame(Frame(p.Opcode.SET, 3, payloads.SET_REQUEST.pack(
             fields=3, bypass=0, attenuation_db=12.0))),
-        "junk_then_frame": b"\x11\x22\x00\x05" + p.encode_frame(p.Frame(p.Opcode.STATS, 4)),
+        "junk_then_frame": b"\x11\x22\x00\x05" + encode_frame(Frame(p.Opcode.STATS, 4)),
     }
     (HERE / "corpus" / "frame").mkdir(parents=True, exist_ok=True)
     for name, data in frames.items():
         (HERE / "corpus" / "frame" / name).write_bytes(data)
 
     commands = {
-        "raw_info_stats": b"\x00" + frames["info"] + p.encode_frame(p.Frame(p.Opcode.STATS, 9)),
+        "raw_info_stats": b"\x00" + frames["info"] + encode_frame(Frame(p.Opcode.STATS, 9)),
         "session": structured([
             (p.Opcode.INFO, b""), (p.Opcode.RESET, b""), (p.Opcode.PROCESS, process(3)),
             (p.Opcode.STATS, b""), (p.Opcode.SAFETY, b""),
         ]),
         "taps": structured([(p.Opcode.PROCESS, process(1, flags=1, seed=1))]),
         "set_then_process": structured([
-            (p.Opcode.SET, p.SET_REQUEST.pack(fields=2, bypass=0, attenuation_db=20.0)),
+            (p.Opcode.SET, payloads.SET_REQUEST.pack(fields=2, bypass=0, attenuation_db=20.0)),
             (p.Opcode.PROCESS, process(2, seed=2)),
-            (p.Opcode.SET, p.SET_REQUEST.pack(fields=1, bypass=1, attenuation_db=0.0)),
+            (p.Opcode.SET, payloads.SET_REQUEST.pack(fields=1, bypass=1, attenuation_db=0.0)),
             (p.Opcode.PROCESS, process(1, seed=3)),
         ]),
     }

@@ -2,7 +2,7 @@
  *
  * A frame on the wire is COBS(header | payload | CRC32-LE(header | payload)) followed by a
  * 0x00 delimiter; header and limits are in hush_protocol.h (generated from
- * host_tools/protocol.py). Portable C11, no malloc, no register access: the same code runs on
+ * host_tools/framing.py). Portable C11, no malloc, no register access: the same code runs on
  * the Cortex-M and in the host library the Python tests compare against.
  *
  * Memory: the decoder is an opaque state the caller places in memory it owns
