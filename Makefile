@@ -21,7 +21,7 @@ help:
 	@echo "make test        run every test (what CI runs)"
 	@echo "make test-quick  leave out the slow end-to-end tests"
 	@echo "make lint        ruff"
-	@echo "make fuzz        libFuzzer on the firmware core (FUZZ_SECONDS per target)"
+	@echo "make fuzz        libFuzzer on firmware and bootloader, atheris on host parsers"
 	@echo "make imports     import-linter: layers point one way"
 
 setup: $(STAMPS)/apt $(STAMPS)/venv $(STAMPS)/editable $(STAMPS)/third_party
@@ -77,11 +77,12 @@ test: setup host-core imports
 	$(MAKE) -C tests/fuzz -s smoke
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) -m pytest -ra $(PYTEST_ARGS)
 
-# libFuzzer (ASan + UBSan) on the frame decoder, the command handler and the model loader:
-# FUZZ_SECONDS per target, one target after the other (see tests/fuzz/Makefile).
+# libFuzzer (ASan + UBSan) on the bootloader, the model loader, the command handler and the
+# frame decoder, and atheris on the host's reply parsers: FUZZ_SECONDS per target, one target
+# after the other (see tests/fuzz/Makefile).
 FUZZ_SECONDS ?= 600
 fuzz: setup
-	for t in frame commands model; do \
+	for t in boot host model commands frame; do \
 	  nice -n 19 $(MAKE) -C tests/fuzz -s run FUZZ_TARGET=$$t FUZZ_SECONDS=$(FUZZ_SECONDS) || exit 1; \
 	done
 

@@ -12,6 +12,7 @@ import time
 from hushkit import payloads
 from hushkit import protocol as p
 from hushkit.client import DeviceClient, DeviceError
+from hushkit.flash_layout import SlotKind
 
 # How long a device takes to come back after a reset: QEMU's bootloader verifies a slot
 # (SHA-256 of ~100 KB) and the application sets up its pipeline in well under a second.
@@ -22,7 +23,7 @@ POLL_TIMEOUT_S = 0.5  # per IDENTIFY while waiting for a device to come back
 @dataclasses.dataclass(frozen=True)
 class SlotInfo:
     index: int
-    kind: int  # flash_layout.SlotKind
+    kind: SlotKind
     state: p.SlotState
     start: int
     size: int
@@ -58,11 +59,19 @@ def _enum(cls, value):
     try:
         return cls(value)
     except ValueError:
-        return value
+        raise DeviceError(
+            f"IDENTIFY reply names an unknown {cls.__name__} {value}: the firmware is newer "
+            "than these host tools (update them) or the reply was corrupted"
+        ) from None
 
 
 def parse_identity(payload: bytes) -> Identity:
+    """The IDENTIFY reply; DeviceError for one these host tools cannot read."""
     head = payloads.IDENTIFY_REPLY.unpack(payload)
+    if head["running_slot"] != 0xFF and head["running_slot"] >= head["n_regions"]:
+        raise DeviceError(
+            f"IDENTIFY reply says slot {head['running_slot']} runs, of {head['n_regions']}"
+        )
     slots = []
     for i in range(head["n_regions"]):
         offset = payloads.IDENTIFY_REPLY.size + i * payloads.SLOT_INFO.size
@@ -74,7 +83,7 @@ def parse_identity(payload: bytes) -> Identity:
         slots.append(
             SlotInfo(
                 index=i,
-                kind=s["kind"],
+                kind=_enum(SlotKind, s["kind"]),
                 state=_enum(p.SlotState, s["state"]),
                 start=s["start"],
                 size=s["size"],

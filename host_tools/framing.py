@@ -22,6 +22,8 @@ import dataclasses
 import struct
 import zlib
 
+from hushkit.errors import HushkitError
+
 HEADER = struct.Struct("<BBHH")  # opcode, status, seq, payload length
 CRC = struct.Struct("<I")  # CRC32 (IEEE, zlib.crc32) of header | payload
 MAX_PAYLOAD = 4096  # bytes; sizes the device's receive and reply buffers (~4 KB each)
@@ -39,8 +41,9 @@ def cobs_overhead(raw_len: int) -> int:
 MAX_ENCODED_FRAME = MAX_RAW_FRAME + cobs_overhead(MAX_RAW_FRAME) + len(DELIMITER)
 
 
-class FrameError(ValueError):
-    """Bytes that are not a valid frame (COBS, length or CRC)."""
+class FrameError(HushkitError, ValueError):
+    """Bytes that are not a valid frame or reply layout (COBS, length or CRC): what a device
+    or a noisy link sent, so one of the package's user-facing errors."""
 
 
 @dataclasses.dataclass(frozen=True)

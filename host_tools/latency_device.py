@@ -83,7 +83,10 @@ def read_tape(client: DeviceClient, count: int, offset: int = 0) -> np.ndarray:
     for start in range(0, count, READ_CHUNK_SAMPLES):
         n = min(READ_CHUNK_SAMPLES, count - start)
         request = payloads.AUDIO_READ_REQUEST.pack(offset=offset + start, count=n)
-        parts.append(np.frombuffer(client.transact(p.Opcode.AUDIO_READ, request), "<i2"))
+        reply = client.transact(p.Opcode.AUDIO_READ, request)
+        if len(reply) != 2 * n:
+            raise DeviceError(f"AUDIO_READ reply of {len(reply)} bytes, expected {n} samples")
+        parts.append(np.frombuffer(reply, "<i2"))
     return np.concatenate(parts).astype(np.int16) if parts else np.zeros(0, np.int16)
 
 

@@ -1,5 +1,6 @@
-/* The HAL functions the command layer calls, for the host fuzz builds: a fake timer that
- * counts calls (deterministic costs) and a zero stack probe. */
+/* The HAL functions the command layer and the bootloader call, for the host fuzz builds: a
+ * fake timer that counts calls (deterministic costs), a zero stack probe and a watchdog that
+ * never fires (a harness may say the last reset was the watchdog's: fuzz_watchdog_reset). */
 #include <stdint.h>
 
 #include "hal_sys.h"
@@ -46,9 +47,11 @@ hal_watchdog_record *hal_watchdog_get_record(void)
     return &record;
 }
 
+int fuzz_watchdog_reset;
+
 int hal_watchdog_boot(void)
 {
-    return 0;
+    return fuzz_watchdog_reset;
 }
 
 void hal_watchdog_start(uint32_t timeout_ms)
@@ -62,42 +65,4 @@ void hal_watchdog_feed(void)
 
 void hal_watchdog_idle(void)
 {
-}
-
-/* The audio path and the flash commands have their own hardware state (codec tapes, flash
- * slots); the command-layer fuzzer answers their opcodes as a build without them would. */
-#include "app_flash.h"
-#include "audio_path.h"
-#include "hush_frame.h"
-
-int hush_audio_busy(void)
-{
-    return 0;
-}
-
-void hush_audio_put_stats(uint8_t *stats_payload)
-{
-    (void)stats_payload;
-}
-
-static size_t unknown(uint8_t opcode, uint16_t seq, uint8_t *reply)
-{
-    return hush_frame_seal(reply, (uint8_t)(opcode | HUSH_PROTO_REPLY_FLAG),
-                           HUSH_STATUS_UNKNOWN_OPCODE, seq, 0);
-}
-
-size_t hush_audio_cmd(uint8_t opcode, uint16_t seq, const uint8_t *payload, size_t len,
-                      uint8_t *reply)
-{
-    (void)payload;
-    (void)len;
-    return unknown(opcode, seq, reply);
-}
-
-size_t app_flash_handle(uint8_t opcode, uint16_t seq, const uint8_t *payload, size_t len,
-                        uint8_t *reply)
-{
-    (void)payload;
-    (void)len;
-    return unknown(opcode, seq, reply);
 }

@@ -1,4 +1,5 @@
-/* boot_image: image verification, trailer states, jump and reset (see boot_image.h). */
+/* boot_image: image verification and trailer states (see boot_image.h); portable C, also
+ * built on the host for the fuzz target (the Cortex-M jump and reset are in boot_jump.c). */
 #include "boot_image.h"
 
 #include <string.h>
@@ -21,14 +22,6 @@
 #define TRAILER_MAGIC_BYTES 16u
 #define TRAILER_IMAGE_OK (TRAILER_MAGIC_BYTES + HUSH_TRAILER_MAX_ALIGN)
 #define TRAILER_COPY_DONE (TRAILER_MAGIC_BYTES + 2u * HUSH_TRAILER_MAX_ALIGN)
-
-/* Cortex-M system control block. */
-#define SCB_VTOR (*(volatile uint32_t *)0xE000ED08u)
-#define SCB_AIRCR (*(volatile uint32_t *)0xE000ED0Cu)
-#define SCB_AIRCR_SYSRESETREQ 0x05FA0004u /* VECTKEY | SYSRESETREQ */
-#define SYST_CSR (*(volatile uint32_t *)0xE000E010u)
-#define NVIC_ICER(n) (*(volatile uint32_t *)(0xE000E180u + 4u * (n)))
-#define NVIC_ICPR(n) (*(volatile uint32_t *)(0xE000E280u + 4u * (n)))
 
 const boot_region boot_regions[HUSH_FLASH_N_REGIONS] = {HUSH_FLASH_REGIONS};
 
@@ -248,32 +241,4 @@ int boot_confirm(unsigned index)
         }
     }
     return boot_trailer_set_image_ok(index);
-}
-
-void boot_jump(unsigned index)
-{
-    boot_slot_info info;
-    boot_slot_inspect(index, &info);
-    const uint32_t vectors = HUSH_FLASH_BASE + boot_regions[index].start + info.body_offset;
-    __asm volatile("cpsid i" ::: "memory");
-    SYST_CSR = 0;
-    for (unsigned n = 0; n < 8u; ++n) {
-        NVIC_ICER(n) = 0xFFFFFFFFu;
-        NVIC_ICPR(n) = 0xFFFFFFFFu;
-    }
-    SCB_VTOR = vectors;
-    const uint32_t sp = *(const volatile uint32_t *)vectors;
-    const uint32_t pc = *(const volatile uint32_t *)(vectors + 4u);
-    /* The application's start-up enables interrupts again once its handlers are set up. */
-    __asm volatile("msr msp, %0\n\tdsb\n\tisb\n\tbx %1" ::"r"(sp), "r"(pc) : "memory");
-    __builtin_unreachable();
-}
-
-void boot_system_reset(void)
-{
-    __asm volatile("dsb" ::: "memory");
-    SCB_AIRCR = SCB_AIRCR_SYSRESETREQ;
-    __asm volatile("dsb" ::: "memory");
-    for (;;) {
-    }
 }
