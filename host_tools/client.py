@@ -184,18 +184,15 @@ class DeviceClient:
 
     def _not_an_application(self) -> DeviceError:
         """INFO was refused: say who answered (a bootloader reports itself in IDENTIFY)."""
-        identify = getattr(p.Opcode, "IDENTIFY", None)
-        layout = getattr(p, "IDENTIFY_REPLY", None)
-        if identify is not None and layout is not None:
-            try:
-                fields = layout.unpack(self.transact(identify))
-            except (DeviceError, framing.FrameError):
-                fields = None
-            if fields is not None and fields.get("mode") == 1:
-                return DeviceError(
-                    "the bootloader answered, not the hushkit application: no application is "
-                    "running; flash one (`hushkit flash`) or boot it, then retry"
-                )
+        try:
+            fields = payloads.IDENTIFY_REPLY.unpack(self.transact(p.Opcode.IDENTIFY))
+        except (DeviceError, framing.FrameError):
+            fields = None
+        if fields is not None and fields.get("mode") == p.BootMode.BOOTLOADER:
+            return DeviceError(
+                "the bootloader answered, not the hushkit application: no application is "
+                "running; flash one (`hushkit flash`) or boot it, then retry"
+            )
         return DeviceError(
             "the device does not know INFO: it runs a bootloader or other firmware, not the "
             "hushkit application; flash the application and retry"

@@ -115,3 +115,32 @@ def test_process_reply_parser(payload, taps):
         client.process(np.zeros(128, np.int16), taps=taps)
     except DeviceError:
         pass
+
+
+class RepliesLink(ScriptedLink):
+    """A Link that answers each request with the next of the given frames."""
+
+    def __init__(self, replies: list[bytes]):
+        super().__init__(b"")
+        self.replies = list(replies)
+
+    def read_until(self, terminator: bytes, size: int) -> bytes:
+        return self.replies.pop(0) if self.replies else b""
+
+
+def test_info_refused_by_the_bootloader_says_so():
+    from hushkit import framing, payloads
+
+    identify = bytearray(payloads.IDENTIFY_REPLY.size)
+    identify[0] = p.BootMode.BOOTLOADER
+    client = DeviceClient(RepliesLink([]), timeout=0.01)
+    client._first = False
+    seq = client._seq
+    client.link.replies = [
+        framing.encode_frame(framing.Frame(p.Opcode.INFO | framing.REPLY_FLAG, seq + 1,
+                                           status=p.Status.UNKNOWN_OPCODE)),
+        framing.encode_frame(framing.Frame(p.Opcode.IDENTIFY | framing.REPLY_FLAG, seq + 2,
+                                           bytes(identify))),
+    ]  # fmt: skip
+    with pytest.raises(DeviceError, match="the bootloader answered"):
+        client.info()

@@ -88,7 +88,8 @@ def framed(records: bytes, expected: list[int]) -> bytes:
             opcode = expected[min(k, len(expected) - 1)] | framing.REPLY_FLAG
         if not flags & 2:
             seq = 1 + k
-        out += framing.encode_frame(framing.Frame(opcode=opcode, seq=seq, payload=payload, status=status))
+        frame = framing.Frame(opcode=opcode, seq=seq, payload=payload, status=status)
+        out += framing.encode_frame(frame)
         k += 1
     return bytes(out)
 

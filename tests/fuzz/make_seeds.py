@@ -18,9 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hushkit import flash_image, flash_sign
+from hushkit import flash_image, flash_sign, framing, payloads
 from hushkit import flash_layout as fl
-from hushkit import framing, payloads
 from hushkit import protocol as p
 from hushkit.framing import Frame, encode_frame
 
@@ -102,7 +101,7 @@ def boot_seeds() -> tuple[dict[str, bytes], bytes]:
         (p.Opcode.MARK_PENDING, bytes([4, 0, 0, 0])),
         (p.Opcode.INFO, b""),
     ])
-    seeds["raw_identify"] = b"\x00\x11\x00" + framing.encode_frame(framing.Frame(p.Opcode.IDENTIFY, 1))
+    seeds["raw_identify"] = b"\x00\x11\x00" + encode_frame(Frame(p.Opcode.IDENTIFY, 1))
     return seeds, signed
 
 
@@ -125,16 +124,23 @@ def host_seeds(image: bytes) -> dict[str, bytes]:
         names = [name for name, _ in fh.COMMAND_NAMES]
         return bytes([0x80 + names.index(run), 1]) + b"".join(records)
 
-    info = packed(payloads.INFO_REPLY, protocol_version=p.PROTOCOL_VERSION, fw_version=b"0.1.0",
-                  target=b"qemu-m4", model_sha256=b"0" * 64, sample_rate=16000, n_fft=256,
-                  hop=HOP, n_bins=129, state_size=64, max_payload=framing.MAX_PAYLOAD, cost_source=1)
+    info = packed(
+        payloads.INFO_REPLY, protocol_version=p.PROTOCOL_VERSION, fw_version=b"0.1.0",
+        target=b"qemu-m4", model_sha256=b"0" * 64, sample_rate=16000, n_fft=256, hop=HOP,
+        n_bins=129, state_size=64, max_payload=framing.MAX_PAYLOAD, cost_source=1,
+    )  # fmt: skip
     layout = fl.get("qemu-m4")
-    slots = b"".join(packed(payloads.SLOT_INFO, kind=int(r.kind), state=2 if r.name == "app0" else 0,
-                            start=r.start, size=r.size, image_size=len(image), ver_minor=1,
-                            image_hash=bytes(32)) for r in layout.regions)
-    identify = packed(payloads.IDENTIFY_REPLY, mode=0, n_regions=len(layout.regions), running_slot=2,
-                      boot_version=b"hushboot-1", target=b"qemu-m4", flash_size=layout.size,
-                      sector_size=layout.sector, write_align=layout.write_align) + slots
+    slots = b"".join(
+        packed(payloads.SLOT_INFO, kind=int(r.kind), state=2 if r.name == "app0" else 0,
+               start=r.start, size=r.size, image_size=len(image), ver_minor=1,
+               image_hash=bytes(32))
+        for r in layout.regions
+    )  # fmt: skip
+    identify = packed(
+        payloads.IDENTIFY_REPLY, mode=0, n_regions=len(layout.regions), running_slot=2,
+        boot_version=b"hushboot-1", target=b"qemu-m4", flash_size=layout.size,
+        sector_size=layout.sector, write_align=layout.write_align,
+    ) + slots  # fmt: skip
     n_taps = 129 + 64 + 129 + 64
     hops = lambda n, taps: b"".join(  # noqa: E731
         struct.pack("<I", 1000 + h) + bytes(2 * HOP) + bytes(taps) for h in range(n))
@@ -160,7 +166,8 @@ def host_seeds(image: bytes) -> dict[str, bytes]:
         "audio_read": command("audio_read", record(bytes(600))),
         "bad_argument": command("stats", record(b"hop count", p.Status.BAD_ARGUMENT)),
     }
-    frame = framing.encode_frame(framing.Frame(p.Opcode.STATS | framing.REPLY_FLAG, 7, packed(payloads.STATS_REPLY)))
+    stats = packed(payloads.STATS_REPLY)
+    frame = encode_frame(Frame(p.Opcode.STATS | framing.REPLY_FLAG, 7, stats))
     parsers = {name: i for i, (name, _) in enumerate(fh.PARSER_NAMES)}
     seeds.update({
         "raw_frame": bytes([parsers["frame"], 0]) + frame,
@@ -168,8 +175,8 @@ def host_seeds(image: bytes) -> dict[str, bytes]:
         "raw_identify": bytes([parsers["identify"], 0]) + identify,
         "raw_audio_status": bytes([parsers["audio_status"], 0]) + audio,
         "raw_image": bytes([parsers["image"], 0]) + image,
-        "raw_stream_info": bytes([0x80, 0]) + framing.encode_frame(
-            framing.Frame(p.Opcode.INFO | framing.REPLY_FLAG, 1, info)),
+        "raw_stream_info": bytes([0x80, 0]) + encode_frame(
+            Frame(p.Opcode.INFO | framing.REPLY_FLAG, 1, info)),
     })
     return seeds
 
