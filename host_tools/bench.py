@@ -99,15 +99,15 @@ def markdown(rows: list[dict]) -> str:
 
 
 def _cli(args: argparse.Namespace) -> int:
+    from hushkit import firmware_export
     from hushkit.firmware_loop import testset_clip
     from hushkit.ops import to_int16
-    from hushkit.quantize import export
 
     model = Path(args.model)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         export_dir = Path(tmp) / "export"
-        checked = export.export(model, export_dir)
+        checked = firmware_export.export(model, export_dir)
         noisy, _clean = testset_clip(Path(args.set), args.seconds, hop=checked.dsp.hop)
         for target in args.targets.split(","):
             print(f"measuring {target} ...", file=sys.stderr)

@@ -24,11 +24,10 @@ from hushkit.errors import HushkitError
 COMMAND_MODULES = (
     "hushkit.training.data_cli",
     "hushkit.training.train",
-    "hushkit.training.enhance",
-    "hushkit.training.evaluate",
+    "hushkit.enhancers",  # enhance, eval: a model file of either stage
     "hushkit.training.operating_point",
     "hushkit.quantize.convert",
-    "hushkit.quantize.export",
+    "hushkit.firmware_export",
     "hushkit.firmware_build",
     "hushkit.flash",
     "hushkit.ops",

@@ -185,6 +185,27 @@ def engine_ops(lib: ctypes.CDLL | None = None) -> dict[str, int]:
     }
 
 
+def arena_used(model: bytes, lib: ctypes.CDLL | None = None) -> int:
+    """The arena bytes the engine plans for `model` (what HUSH_ARENA_BYTES is made from).
+
+    Raises CoreLibraryMissing, or EngineError when the engine refuses the model, each saying
+    what the measurement needed."""
+    try:
+        lib = lib or load_library()
+    except CoreLibraryMissing as exc:
+        why = f"the arena size is measured with the host engine: {exc}"
+        raise CoreLibraryMissing(why) from None
+    try:
+        return Engine(model, Engine.DEFAULT_ARENA, lib).arena_used
+    except EngineError as exc:
+        if exc.status != ENGINE_STATUS_E_ARENA:
+            raise EngineError(
+                exc.status, f"the firmware engine rejects this model: {exc}", exc.op
+            ) from None
+        # larger than the default trial arena: the engine reported what it needs
+        return Engine(model, exc.needed, lib).arena_used
+
+
 class Engine:
     """The firmware's int8 engine on the host: same C, same arena plan, same results.
 

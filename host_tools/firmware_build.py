@@ -192,11 +192,11 @@ def elf_path(target: str, selftest: bool = False) -> Path:
 
 def export_shipped_model(out_dir: Path) -> None:
     """Export the model shipped with hushkit, for a build that names no model."""
-    from hushkit.quantize import export
+    from hushkit import firmware_export
 
     print(f"no --model-dir: exporting the shipped model {SHIPPED_MODEL} to {out_dir}",
           file=sys.stderr)
-    export.export(SHIPPED_MODEL, out_dir)
+    firmware_export.export(SHIPPED_MODEL, out_dir)
 
 
 def build(

@@ -99,9 +99,9 @@ def run_firmware_check(
 ) -> dict:
     """Boot `target` on QEMU, stream a test clip, and gather quality, cost and bit-exactness."""
     from hushkit import firmware_build
+    from hushkit.enhancers import load_enhancer
     from hushkit.ops import connect
     from hushkit.training import dsp
-    from hushkit.training.enhance import load_enhancer
     from hushkit.training.metrics import pesq_wb, si_sdr, stoi
 
     model = Path(model_path).read_bytes()

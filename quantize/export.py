@@ -1,6 +1,9 @@
-"""`hushkit export`: int8 .tflite -> C array + config header compiled into the firmware.
+"""The exporter: int8 .tflite -> C array + config header compiled into the firmware.
 
     hushkit export build/model/model.tflite --out build/model_export [--expect-dsp default]
+
+(the command is `hushkit.firmware_export`, which measures the arena with the host build of
+the firmware engine and passes the measurement in: quantize does not import the device tools).
 
 Writes, into DIR:
     model_data.h / model_data.c   the exact model bytes as an `alignas(16)` const array + length
@@ -15,14 +18,13 @@ only operators of `hushkit.quantize.opset`, a DSP configuration the firmware sup
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import hashlib
 import json
-import sys
+from collections.abc import Callable
 from pathlib import Path
 
-from hushkit import contract, model_budget, targets
+from hushkit import contract, model_budget
 from hushkit.quantize import opset, tflite_model
 from hushkit.training import dsp
 
@@ -44,6 +46,10 @@ ENGINE_ALIGN = 8
 # DSP framings the firmware's pipeline is built for (CMSIS rfft size-specific inits).
 FIRMWARE_DSP = ("default", "lowlatency")
 IO_NAMES = contract.IO_NAMES
+# model bytes -> the arena bytes the firmware's engine plans for that model
+# (hush_engine_arena_used); raises RuntimeError saying why when it cannot measure
+# (corelib.arena_used: the host build of the engine).
+ArenaMeasure = Callable[[bytes], int]
 
 
 class ExportError(ValueError):
@@ -75,26 +81,16 @@ def _align(n: int, to: int) -> int:
     return -(-n // to) * to
 
 
-def arena_size(data: bytes) -> ArenaSize:
-    """HUSH_ARENA_BYTES for this model: what the host build of the engine plans for it."""
-    from hushkit import corelib
-
+def arena_size(data: bytes, measure: ArenaMeasure) -> ArenaSize:
+    """HUSH_ARENA_BYTES for this model: what the engine plans for it, rounded up."""
     try:
-        lib = corelib.load_library()
-    except corelib.CoreLibraryMissing as exc:
-        raise ExportError(f"the arena size is measured with the host engine: {exc}") from None
-    try:
-        engine = corelib.Engine(data, corelib.Engine.DEFAULT_ARENA, lib)
-    except corelib.EngineError as exc:
-        if exc.status != corelib.ENGINE_STATUS_E_ARENA:
-            raise ExportError(f"the firmware engine rejects this model: {exc}") from None
-        # larger than the default trial arena: the engine reported what it needs
-        engine = corelib.Engine(data, exc.needed, lib)
-    used = engine.arena_used
+        used = measure(data)
+    except RuntimeError as exc:  # no host engine, or the engine refuses the model
+        raise ExportError(str(exc)) from None
     return ArenaSize(_align(used + ENGINE_ALIGN - 1, ARENA_ALIGN), used)
 
 
-def check_model(data: bytes, expect_dsp: str | None = None) -> Checked:
+def check_model(data: bytes, measure_arena: ArenaMeasure, expect_dsp: str | None = None) -> Checked:
     """Everything the firmware needs to hold; ExportError/TFLiteFormatError otherwise."""
     info = tflite_model.describe(data)
     opset.check_ops(info.ops, "model")
@@ -122,7 +118,7 @@ def check_model(data: bytes, expect_dsp: str | None = None) -> Checked:
     s_in, s_out = io["state_in"], io["state_out"]
     if (s_in.scale, s_in.zero_point) != (s_out.scale, s_out.zero_point):
         raise ExportError("state_in and state_out are on different int8 grids")
-    arena = arena_size(data)
+    arena = arena_size(data, measure_arena)
     return Checked(data, hashlib.sha256(data).hexdigest(), info, cfg, metadata, arena)
 
 
@@ -230,6 +226,7 @@ def config_h(model: Checked, source_name: str) -> str:
 def export(
     model_path: str | Path,
     out_dir: str | Path,
+    measure_arena: ArenaMeasure,
     expect_dsp: str | None = None,
     target: str | None = None,
 ) -> Checked:
@@ -238,7 +235,7 @@ def export(
     path = Path(model_path)
     if not path.exists():
         raise FileNotFoundError(f"model not found: {path}")
-    model = check_model(path.read_bytes(), expect_dsp)
+    model = check_model(path.read_bytes(), measure_arena, expect_dsp)
     if target is not None:
         model_budget.budget(target).check(len(model.data), model.arena_bytes)
     out = Path(out_dir)
@@ -250,41 +247,3 @@ def export(
     ):
         (out / name).write_text(text, newline="\n")
     return model
-
-
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "export",
-        help="write the int8 model as a C array + config header for the firmware",
-        description=(
-            "Check an int8 .tflite (operators, types, DSP configuration) and write "
-            "DIR/model_data.{c,h} and DIR/hush_model_config.h for `hushkit build --model-dir`."
-        ),
-    )
-    p.add_argument("model", help="int8 .tflite from `hushkit quantize`")
-    p.add_argument("--out", required=True, help="output directory")
-    p.add_argument(
-        "--expect-dsp",
-        choices=FIRMWARE_DSP,
-        help="refuse a model built for another DSP configuration",
-    )
-    p.add_argument(
-        "--target",
-        choices=list(targets.TARGETS),
-        help="refuse a model too large for this target's flash or RAM (arena)",
-    )
-    p.set_defaults(func=_cli)
-
-
-def _cli(args: argparse.Namespace) -> int:
-    try:
-        model = export(args.model, args.out, args.expect_dsp, args.target)
-    except (ValueError, FileNotFoundError) as exc:  # ExportError, TFLiteFormatError, op errors
-        print(f"error: {args.model}: {exc}", file=sys.stderr)
-        return 2
-    print(
-        f"wrote {args.out}: model {len(model.data)} bytes (sha256 {model.sha256[:12]}), "
-        f"DSP {model.dsp.name}, state {model.info.io_tensor('state_in').shape[-1]}, "
-        f"arena {model.arena_bytes} bytes ({model.arena.used} {model.arena.note})"
-    )
-    return 0

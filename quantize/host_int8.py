@@ -172,6 +172,38 @@ def enhance(model: Int8Model, audio: np.ndarray) -> np.ndarray:
     return y[cfg.output_delay : cfg.output_delay + len(x)]
 
 
+class Int8Streamer:
+    """The int8 model hop by hop over consecutive blocks, every state carried across calls;
+    equals `enhance` on the whole clip (the streaming enhancer of `hushkit enhance`)."""
+
+    def __init__(self, model) -> None:
+        self.model = model
+        self.cfg = cfg = model.dsp
+        self.window = cfg.window().astype(np.float32)
+        self.buf = np.zeros(cfg.n_fft, np.float32)
+        self.carry = np.zeros(cfg.hop, np.float32)  # hop = n_fft / 2: one frame's tail
+        self.state = model.initial_state()
+
+    def process(self, x: np.ndarray) -> np.ndarray:
+        cfg, hop = self.cfg, self.cfg.hop
+        pf, pm = self.model.params["features"], self.model.params["mask"]
+        out = np.zeros(len(x), np.float32)
+        for t in range(len(x) // hop):
+            self.buf[:-hop] = self.buf[hop:]
+            self.buf[-hop:] = x[t * hop : (t + 1) * hop]
+            spec = np.fft.rfft(self.buf * self.window).astype(np.complex64)
+            mask_q, self.state = self.model.invoke(pf.quantize(log_power_features(spec))[None],
+                                                   self.state)
+            gain = np.clip(pm.dequantize(mask_q[0]), 0.0, 1.0)  # a mask never amplifies
+            y = np.fft.irfft(spec * gain, cfg.n_fft).astype(np.float32) * self.window
+            out[t * hop : (t + 1) * hop] = y[:hop] + self.carry
+            self.carry = y[hop:].copy()
+        return out
+
+    def report(self, name: str) -> None:
+        pass
+
+
 def load_int8_enhancer(
     path: str | Path, runtime: str = "tflm"
 ) -> Callable[[np.ndarray], np.ndarray]:

@@ -48,7 +48,8 @@ def make_test_model(
     """Quantize and export the seeded untrained test model for DSP configuration `dsp`."""
     torch = pytest.importorskip("torch")
     pytest.importorskip("tensorflow")
-    from hushkit.quantize import convert, export
+    from hushkit import firmware_export
+    from hushkit.quantize import convert
     from hushkit.training import checkpoint
     from hushkit.training.model import MaskNet, ModelArgs
 
@@ -61,7 +62,7 @@ def make_test_model(
     tflite.write_bytes(
         convert.quantize_checkpoint(ckpt, root / "calib", n_hops=CALIBRATION_HOPS).tflite
     )
-    export.export(tflite, root / "export")
+    firmware_export.export(tflite, root / "export")
     return tflite, root / "export"
 
 

@@ -19,7 +19,8 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("tensorflow")
 pytest.importorskip("tflite_micro")
 
-from hushkit.quantize import convert, export, opset, qat  # noqa: E402
+from hushkit import firmware_export  # noqa: E402
+from hushkit.quantize import convert, opset, qat  # noqa: E402
 from hushkit.training import checkpoint, dsp  # noqa: E402
 from hushkit.training.model import STFT, ConvGRUArgs, ConvGRUNet, log_power  # noqa: E402
 
@@ -85,7 +86,7 @@ def convgru_model(tmp_path_factory) -> tuple[bytes, Path]:
         sf.write(calib / f"c{i}.wav", clip, dsp.SAMPLE_RATE)
     tflite = root / "model.tflite"
     tflite.write_bytes(convert.quantize_checkpoint(ckpt, calib, n_hops=80).tflite)
-    export.export(tflite, root / "export")
+    firmware_export.export(tflite, root / "export")
     return tflite.read_bytes(), root / "export"
 
 

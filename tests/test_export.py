@@ -17,6 +17,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("tensorflow")
 pytest.importorskip("tflite_micro")
 
+from hushkit import firmware_export  # noqa: E402
 from hushkit.quantize import convert, export, opset, tflite_model  # noqa: E402
 from hushkit.training import checkpoint, dsp  # noqa: E402
 from hushkit.training.model import MaskNet, ModelArgs  # noqa: E402
@@ -55,7 +56,7 @@ def models(tmp_path_factory):
 
 
 def test_export_writes_exact_bytes_and_config(models, tmp_path):
-    checked = export.export(models["default"], tmp_path, expect_dsp="default")
+    checked = firmware_export.export(models["default"], tmp_path, expect_dsp="default")
     data = models["default"].read_bytes()
     c_src = (tmp_path / "model_data.c").read_text()
     assert "alignas(16) const uint8_t hush_model_data[]" in c_src
@@ -86,8 +87,8 @@ def test_export_writes_exact_bytes_and_config(models, tmp_path):
 
 
 def test_export_is_reproducible(models, tmp_path):
-    export.export(models["default"], tmp_path / "a")
-    export.export(models["default"], tmp_path / "b")
+    firmware_export.export(models["default"], tmp_path / "a")
+    firmware_export.export(models["default"], tmp_path / "b")
     for name in ("model_data.c", "model_data.h", "hush_model_config.h"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
 
@@ -103,7 +104,7 @@ def test_arena_is_what_the_engine_plans(models, tmp_path):
 
     for name, path in models.items():
         data = path.read_bytes()
-        checked = export.export(path, tmp_path / name)
+        checked = firmware_export.export(path, tmp_path / name)
         arena = int(_header_macros(tmp_path / name)["HUSH_ARENA_BYTES"])
         needed = corelib.Engine(data).arena_used
         assert checked.arena.used == needed <= arena < needed + export.ENGINE_ALIGN + 16
@@ -111,7 +112,7 @@ def test_arena_is_what_the_engine_plans(models, tmp_path):
         with pytest.raises(corelib.EngineError, match="needs"):
             corelib.Engine(data, needed - 1)
         # the same model exports the same header again
-        export.export(path, tmp_path / f"{name}-again")
+        firmware_export.export(path, tmp_path / f"{name}-again")
         again = (tmp_path / f"{name}-again" / "hush_model_config.h").read_text()
         assert again == (tmp_path / name / "hush_model_config.h").read_text()
 
@@ -132,7 +133,7 @@ def test_export_without_host_engine_fails_with_the_fix(models, tmp_path, monkeyp
 
 @pytest.mark.skipif(shutil.which("gcc") is None, reason="needs a host C compiler")
 def test_generated_c_compiles_and_is_aligned(models, tmp_path):
-    export.export(models["default"], tmp_path)
+    firmware_export.export(models["default"], tmp_path)
     (tmp_path / "main.c").write_text(
         '#include <stdint.h>\n#include <string.h>\n#include "model_data.h"\n'
         '#include "hush_model_config.h"\n'
@@ -163,8 +164,9 @@ def test_generated_c_compiles_and_is_aligned(models, tmp_path):
 
 def test_refuses_dsp_mismatch(models, tmp_path):
     with pytest.raises(export.ExportError, match="lowlatency"):
-        export.export(models["lowlatency"], tmp_path, expect_dsp="default")
-    assert export.export(models["lowlatency"], tmp_path, expect_dsp="lowlatency").dsp.n_fft == 128
+        firmware_export.export(models["lowlatency"], tmp_path, expect_dsp="default")
+    checked = firmware_export.export(models["lowlatency"], tmp_path, expect_dsp="lowlatency")
+    assert checked.dsp.n_fft == 128
 
 
 def test_refuses_unsupported_dsp(models, tmp_path):
@@ -177,7 +179,7 @@ def test_refuses_unsupported_dsp(models, tmp_path):
     path = tmp_path / "m.tflite"
     path.write_bytes(bad)
     with pytest.raises(export.ExportError, match="n_fft 512"):
-        export.export(path, tmp_path / "out")
+        firmware_export.export(path, tmp_path / "out")
 
 
 def test_refuses_float_model(tmp_path):
@@ -188,14 +190,14 @@ def test_refuses_float_model(tmp_path):
     path = tmp_path / "float.tflite"
     path.write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
     with pytest.raises(export.ExportError, match="float32"):
-        export.export(path, tmp_path / "out")
+        firmware_export.export(path, tmp_path / "out")
 
 
 def test_refuses_unsupported_op(tmp_path):
     path = tmp_path / "softmax.tflite"
     path.write_bytes(fx.softmax_model())
     with pytest.raises(opset.UnsupportedOpError, match="SOFTMAX"):
-        export.export(path, tmp_path / "out")
+        firmware_export.export(path, tmp_path / "out")
 
 
 def test_refuses_non_tflite_and_cli_reports_cleanly(models, tmp_path, capsys):

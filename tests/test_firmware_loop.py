@@ -82,13 +82,12 @@ def test_host_pipeline_equals_tflite_micro(model, real_noisy_speech):
 
 @pytest.fixture(scope="module")
 def shipped_elf(tmp_path_factory):
-    from hushkit import firmware_build
-    from hushkit.quantize import export
+    from hushkit import firmware_build, firmware_export
 
     if shutil.which(firmware_build.TOOLCHAIN_CC) is None:
         pytest.skip(f"{firmware_build.TOOLCHAIN_CC} not installed")
     export_dir = tmp_path_factory.mktemp("shipped_export")
-    export.export(SHIPPED_MODEL, export_dir)
+    firmware_export.export(SHIPPED_MODEL, export_dir)
     root = REPO / "build" / "test-firmware-shipped"
     built = {}
 

@@ -43,13 +43,12 @@ def test_safety_stage_is_silent_on_real_speech(model, real_noisy_speech, shipped
 
 @pytest.fixture(scope="module")
 def hostile_elf(tmp_path_factory) -> Path:
-    from hushkit import firmware_build
-    from hushkit.quantize import export
+    from hushkit import firmware_build, firmware_export
 
     root = tmp_path_factory.mktemp("hostile")
     tflite = root / "amplifying.tflite"
     tflite.write_bytes(amplifying_model(SHIPPED_TFLITE.read_bytes(), 300.0))
-    export.export(tflite, root / "export")
+    firmware_export.export(tflite, root / "export")
     return firmware_build.build("qemu-m4", model_dir=root / "export",
                                 build_root=REPO / "build" / "test-firmware-hostile").elf
 

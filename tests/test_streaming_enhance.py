@@ -56,7 +56,7 @@ def test_int8_streaming_equals_host_int8():
     int8 = host_int8.Int8Model(SHIPPED_TFLITE.read_bytes())
     whole = host_int8.enhance(int8, x)
     blocks = (x[i : i + 3000] for i in range(0, len(x), 3000))
-    streamed = np.concatenate(list(enhance.stream_enhance(enhance.Int8Streamer(int8), blocks,
+    streamed = np.concatenate(list(enhance.stream_enhance(host_int8.Int8Streamer(int8), blocks,
                                                           int8.dsp)))
     np.testing.assert_array_equal(streamed, whole)
 

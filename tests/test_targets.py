@@ -62,13 +62,12 @@ BLACKPILL_SLOT_BYTES = 192 * 1024
 
 @pytest.mark.slow
 def test_blackpill_build_fits_its_part_with_a_bootloader_and_two_slots(tmp_path):
-    from hushkit import emulator, firmware_build
-    from hushkit.quantize import export
+    from hushkit import emulator, firmware_build, firmware_export
 
     if shutil.which(firmware_build.TOOLCHAIN_CC) is None:
         pytest.skip("needs arm-none-eabi-gcc")
     part = targets.get("blackpill-f411")
-    export.export(firmware_build.SHIPPED_MODEL, tmp_path / "export")
+    firmware_export.export(firmware_build.SHIPPED_MODEL, tmp_path / "export")
     built = firmware_build.build("blackpill-f411", model_dir=tmp_path / "export",
                                  build_root=tmp_path / "build")  # fmt: skip
     mem = built.memory

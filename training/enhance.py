@@ -1,8 +1,11 @@
-"""`hushkit enhance`: denoise a file with a float checkpoint or an int8 TFLite model.
+"""Denoise a file with a streaming enhancer: what `hushkit enhance` runs.
 
-Any sample rate and length: the audio is resampled to the model's 16 kHz, enhanced, and
-written back at the input's rate. A multichannel file needs `--channel`, because mixing the
-channels of a binaural or mic-array recording down is a choice the user should make.
+The float checkpoint's streamer is here (`FloatStreamer`); the int8 model's is
+`hushkit.quantize.host_int8.Int8Streamer`, and `hushkit.enhancers` opens either by the model
+file's suffix. Any sample rate and length: the audio is resampled to the model's 16 kHz,
+enhanced, and written back at the input's rate. A multichannel file needs `--channel`,
+because mixing the channels of a binaural or mic-array recording down is a choice the user
+should make.
 
 The file is streamed: read, resampled, enhanced and written block by block, carrying the
 STFT history, the overlap-add tail and the recurrent state from one block to the next, so a
@@ -14,14 +17,12 @@ so a failure never leaves a half-written file or destroys an existing one.
 
 from __future__ import annotations
 
-import argparse
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
-from hushkit import argtypes
 from hushkit.audiofile import (
     AtomicWriter,
     AudioSource,
@@ -30,41 +31,23 @@ from hushkit.audiofile import (
     resampled_blocks,
     warn,
 )
-from hushkit.errors import InputError
+from hushkit.training.dsp import DSPConfig
 
 Enhancer = Callable[[np.ndarray], np.ndarray]
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "enhance",
-        help="denoise a WAV/FLAC/OGG file with a checkpoint (.pt) or int8 model (.tflite)",
-        description=(
-            "Denoise one file. A .pt checkpoint runs the float PyTorch model; a .tflite model "
-            "runs hop by hop on the host, exactly as the firmware streams it (TFLite Micro "
-            "runtime by default)."
-        ),
-    )
-    p.add_argument("--model", required=True, help="checkpoint (.pt) or int8 model (.tflite)")
-    p.add_argument("input", help="noisy audio file (any rate)")
-    p.add_argument("output", help="enhanced audio, written at the input's sample rate")
-    p.add_argument(
-        "--channel",
-        type=argtypes.non_negative_int,
-        help="channel to use from a multichannel file (0-based)",
-    )
-    p.add_argument("--force", action="store_true", help="overwrite OUTPUT if it exists")
-    p.add_argument(
-        "--runtime",
-        choices=("tflm", "litert"),
-        default="tflm",
-        help="interpreter for .tflite models (default: %(default)s, the microcontroller one)",
-    )
-    p.set_defaults(func=_cli)
+class Streamer(Protocol):
+    """process(hops of 16 kHz audio) -> the same number of samples, lagging the input by
+    cfg.output_delay, with every state carried across calls; report(name) warns about what
+    went wrong on the way (diverged state...)."""
+
+    def process(self, x: np.ndarray) -> np.ndarray: ...
+
+    def report(self, name: str) -> None: ...
 
 
-# ---- streaming enhancers: process(hops of 16 kHz audio) -> the same number of samples,
-# lagging the input by cfg.output_delay, with every state carried across calls.
+# A model file -> (a maker of fresh streamers, their DSP framing).
+StreamerLoader = Callable[[str | Path], tuple[Callable[[], Streamer], DSPConfig]]
 
 
 class FloatStreamer:
@@ -118,53 +101,11 @@ class FloatStreamer:
                  "silenced and the state restarted")
 
 
-class Int8Streamer:
-    """The int8 model hop by hop, as the firmware runs it; equals host_int8.enhance."""
-
-    def __init__(self, model) -> None:
-        self.model = model
-        self.cfg = cfg = model.dsp
-        self.window = cfg.window().astype(np.float32)
-        self.buf = np.zeros(cfg.n_fft, np.float32)
-        self.carry = np.zeros(cfg.hop, np.float32)  # hop = n_fft / 2: one frame's tail
-        self.state = model.initial_state()
-
-    def process(self, x: np.ndarray) -> np.ndarray:
-        from hushkit.quantize.host_int8 import log_power_features
-
-        cfg, hop = self.cfg, self.cfg.hop
-        pf, pm = self.model.params["features"], self.model.params["mask"]
-        out = np.zeros(len(x), np.float32)
-        for t in range(len(x) // hop):
-            self.buf[:-hop] = self.buf[hop:]
-            self.buf[-hop:] = x[t * hop : (t + 1) * hop]
-            spec = np.fft.rfft(self.buf * self.window).astype(np.complex64)
-            mask_q, self.state = self.model.invoke(pf.quantize(log_power_features(spec))[None],
-                                                   self.state)
-            gain = np.clip(pm.dequantize(mask_q[0]), 0.0, 1.0)  # a mask never amplifies
-            y = np.fft.irfft(spec * gain, cfg.n_fft).astype(np.float32) * self.window
-            out[t * hop : (t + 1) * hop] = y[:hop] + self.carry
-            self.carry = y[hop:].copy()
-        return out
-
-    def report(self, name: str) -> None:
-        pass
-
-
-def load_streamer(path: str | Path, runtime: str = "tflm"):
-    """A fresh streaming enhancer for a .pt checkpoint or an int8 .tflite model."""
-    path = check_input(path, "model")
-    if path.suffix == ".tflite":
-        from hushkit.quantize.host_int8 import Int8Model
-
-        try:
-            model = Int8Model(path.read_bytes(), runtime)
-        except (ValueError, RuntimeError, KeyError) as exc:
-            raise InputError(f"{path} is not a usable hushkit int8 model: {exc}") from None
-        return lambda: Int8Streamer(model), model.dsp
+def load_streamer(path: str | Path) -> tuple[Callable[[], Streamer], DSPConfig]:
+    """(a maker of fresh streaming enhancers, their DSP framing) for a float checkpoint."""
     from hushkit.training.checkpoint import load_model
 
-    model = load_model(path)
+    model = load_model(check_input(path, "model"))
     return lambda: FloatStreamer(model), model.args.dsp_config
 
 
@@ -199,9 +140,9 @@ def stream_enhance(streamer, blocks: Iterator[np.ndarray], cfg) -> Iterator[np.n
     yield take(streamer.process(flush), total)
 
 
-def load_enhancer(path: str | Path, runtime: str = "tflm") -> Enhancer:
-    """A function float32 16 kHz audio -> enhanced audio of the same length, time-aligned."""
-    make, cfg = load_streamer(path, runtime)
+def clip_enhancer(make: Callable[[], Streamer], cfg: DSPConfig) -> Enhancer:
+    """A function float32 16 kHz audio -> enhanced audio of the same length, time-aligned,
+    each call from a fresh streamer."""
 
     def enhance(audio: np.ndarray) -> np.ndarray:
         x = np.asarray(audio, np.float32)
@@ -231,13 +172,15 @@ def _write_resampled(writer: AtomicWriter, enhanced: Iterator[np.ndarray], rate_
 
 
 def enhance_file(model: str | Path, src_path: str | Path, out_path: str | Path,
-                 channel: int | None = None, runtime: str = "tflm", force: bool = False) -> float:
+                 channel: int | None = None, force: bool = False,
+                 load: StreamerLoader = load_streamer) -> float:
     """Denoise a file in bounded memory; returns its duration in seconds.
 
-    Paths are checked before the model is loaded; the output appears only on success."""
+    `load` opens the model file (default: a float checkpoint). Paths are checked before the
+    model is loaded; the output appears only on success."""
     out_path = check_output(out_path, [src_path, model], force)
     with AudioSource.open(src_path, channel) as src:
-        make, cfg = load_streamer(model, runtime)
+        make, cfg = load(model)
         streamer = make()
         enhanced = stream_enhance(streamer, src.blocks(rate=cfg.sample_rate), cfg)
         with AtomicWriter(out_path, src.rate) as writer:
@@ -251,10 +194,3 @@ def enhance_file(model: str | Path, src_path: str | Path, out_path: str | Path,
             if writer.samples != src.frames:
                 raise RuntimeError(f"wrote {writer.samples} samples for {src.frames} in")
         return src.seconds
-
-
-def _cli(args: argparse.Namespace) -> int:
-    seconds = enhance_file(args.model, args.input, args.output, channel=args.channel,
-                           runtime=args.runtime, force=args.force)
-    print(f"wrote {args.output} ({seconds:.1f} s)", file=sys.stderr)
-    return 0

@@ -1,4 +1,5 @@
-"""`hushkit eval`: score a model and the baselines on a folder of (clean, noisy) pairs.
+"""Score a model and the baselines on a folder of (clean, noisy) pairs: what `hushkit eval`
+runs (its command line is in `hushkit.enhancers`, which opens a model file of either stage).
 
 A test set is a folder with `clean/*.wav` and `noisy/*.wav` of the same names, 16 kHz mono,
 and optionally `meta.json` = {"file.wav": {"snr_db": 5.0, ...}} for a per-SNR breakdown.
@@ -14,12 +15,10 @@ tables) and results.png (spectrograms of one example and the per-SNR curves).
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import logging
 import math
-import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -27,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from hushkit import argtypes, audiofile
+from hushkit import audiofile
 from hushkit.errors import InputError
 from hushkit.training.dsp import SAMPLE_RATE
 
@@ -275,108 +274,3 @@ def no_harm(results: Mapping[str, Any], system: str, reference: str = "noisy") -
             floors[m] = {"value": clean[m], "floor": floor, "pass": bool(clean[m] >= floor)}
             ok &= floors[m]["pass"]
     return {"per_snr": rows, "clean_input": floors, "pass": ok}
-
-
-def register(sub: argparse._SubParsersAction) -> None:
-    from hushkit.training.baselines import BASELINES
-
-    p = sub.add_parser(
-        "eval",
-        help="score a model against classic and published baselines on a test set",
-        description=(
-            "Enhance every noisy/*.wav of a test set with the model and the baselines and "
-            "score each against clean/*.wav: PESQ-WB, STOI, SI-SDR, DNSMOS (when installed) "
-            "and speed. Writes results.json, results.md and results.png."
-        ),
-    )
-    p.add_argument(
-        "--model",
-        action="append",
-        default=[],
-        help="checkpoint (.pt) or int8 model (.tflite); repeat to compare several; omit: "
-        "baselines only",
-    )
-    p.add_argument("--set", required=True, dest="set_dir", help="folder with clean/ and noisy/")
-    p.add_argument("--out", default="runs/eval", help="report folder (default: %(default)s)")
-    p.add_argument(
-        "--baselines",
-        default=",".join(BASELINES),
-        help="comma-separated baselines, or 'none' (default: %(default)s)",
-    )
-    p.add_argument(
-        "--limit",
-        type=argtypes.positive_int,
-        help="evaluate only the first N files (name order)",
-    )
-    p.add_argument(
-        "--name",
-        action="append",
-        default=[],
-        help="each model's row in the tables, in --model order (default: hushkit, or "
-        "hushkit-<file stem> when several models are given)",
-    )
-    p.add_argument(
-        "--runtime",
-        choices=("tflm", "litert"),
-        default="tflm",
-        help="interpreter for .tflite models (default: %(default)s)",
-    )
-    p.add_argument("--no-dnsmos", action="store_true", help="skip DNSMOS (the slowest metric)")
-    p.add_argument("--example", help="file drawn in the spectrogram figure (default: the first)")
-    p.add_argument(
-        "--transparency",
-        action="store_true",
-        help="also run every system on the clean files (what it does to clean speech)",
-    )
-    p.add_argument("--json", action="store_true", help="print results.json to stdout")
-    p.set_defaults(func=_cli)
-
-
-def _cli(args: argparse.Namespace) -> int:
-    from hushkit.training.baselines import load_baselines
-
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    names = (
-        []
-        if args.baselines.strip() == "none"
-        else [n.strip() for n in args.baselines.split(",") if n.strip()]
-    )
-    enhancers: dict[str, Enhance] = {}
-    try:
-        if args.name and len(args.name) != len(args.model):
-            raise ValueError(f"{len(args.name)} --name for {len(args.model)} --model")
-        if args.model:
-            from hushkit.training.enhance import load_enhancer
-
-            default = (
-                ["hushkit"]
-                if len(args.model) == 1
-                else [f"hushkit-{Path(m).stem}" for m in args.model]
-            )
-            for name, model in zip(args.name or default, args.model, strict=True):
-                enhancers[name] = load_enhancer(model, runtime=args.runtime)
-        baselines, notes = load_baselines(names)
-        enhancers |= baselines
-        if not enhancers:
-            raise ValueError("nothing to evaluate: give --model or at least one baseline")
-        results = evaluate(
-            enhancers,
-            args.set_dir,
-            out_dir=args.out,
-            limit=args.limit,
-            dnsmos=not args.no_dnsmos,
-            example=args.example,
-            notes=notes,
-            transparency=args.transparency,
-        )
-    except (ValueError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    from hushkit.training import eval_report
-
-    if args.json:
-        print(json.dumps(eval_report.json_safe(results | {"per_file": None}), indent=1))
-    else:
-        print(eval_report.markdown_table(results))
-    print(f"reports in {args.out}/ (results.json, results.md, results.png)", file=sys.stderr)
-    return 0
