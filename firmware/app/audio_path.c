@@ -83,8 +83,8 @@ static void process_hop(uint32_t index)
     if (hal_audio_write_hop(index, s_audio.work, &lateness_us) == HAL_AUDIO_E_LATE) {
         s_audio.misses++;
         const uint32_t late = lateness_us > 0 ? (uint32_t)lateness_us : 0u;
-        s_audio.worst_lateness_us = late > s_audio.worst_lateness_us ? late
-                                                                     : s_audio.worst_lateness_us;
+        s_audio.worst_lateness_us =
+            late > s_audio.worst_lateness_us ? late : s_audio.worst_lateness_us;
     }
     s_audio.processed++;
 }
@@ -150,8 +150,7 @@ void hush_audio_put_stats(uint8_t *out)
 {
     hush_frame_put_u32(out + HUSH_STATS_REPLY_AUDIO_HOPS_OFFSET, s_audio.processed);
     hush_frame_put_u32(out + HUSH_STATS_REPLY_DEADLINE_MISSES_OFFSET, s_audio.misses);
-    hush_frame_put_u32(out + HUSH_STATS_REPLY_WORST_LATENESS_US_OFFSET,
-                       s_audio.worst_lateness_us);
+    hush_frame_put_u32(out + HUSH_STATS_REPLY_WORST_LATENESS_US_OFFSET, s_audio.worst_lateness_us);
     hush_frame_put_u32(out + HUSH_STATS_REPLY_OVERRUNS_OFFSET, s_audio.overruns);
     out[HUSH_STATS_REPLY_BUFFER_LEVEL_MAX_OFFSET] = s_audio.level_max;
 }
@@ -172,8 +171,7 @@ static uint8_t hal_status(int rc)
     case HAL_AUDIO_E_BUSY:
         return HUSH_STATUS_AUDIO_BUSY;
     case HAL_AUDIO_E_RANGE:
-        return hal_audio_tape_samples() == 0u ? HUSH_STATUS_AUDIO_NO_TAPE
-                                              : HUSH_STATUS_AUDIO_RANGE;
+        return hal_audio_tape_samples() == 0u ? HUSH_STATUS_AUDIO_NO_TAPE : HUSH_STATUS_AUDIO_RANGE;
     default:
         return HUSH_STATUS_AUDIO_CONFIG;
     }

@@ -39,8 +39,7 @@ struct hush_cmd_ctx {
     _Alignas(8) uint8_t decoder_mem[HUSH_FRAME_DECODER_MEM_BYTES];
 };
 
-_Static_assert(sizeof(struct hush_cmd_ctx) <= HUSH_CMD_MEM_BYTES,
-               "HUSH_CMD_MEM_BYTES too small");
+_Static_assert(sizeof(struct hush_cmd_ctx) <= HUSH_CMD_MEM_BYTES, "HUSH_CMD_MEM_BYTES too small");
 
 size_t hush_cmd_get_size(void)
 {
@@ -107,7 +106,7 @@ static const char *model_error(const hush_cmd_ctx *ctx)
 static uint8_t cost_source(void)
 {
     return hal_timer_unit() == HAL_TIMER_UNIT_CYCLES ? HUSH_COST_DWT_CYCLES
-                                                      : HUSH_COST_SYSTICK_ICOUNT;
+                                                     : HUSH_COST_SYSTICK_ICOUNT;
 }
 
 /* Copy a C string into a fixed NUL-padded protocol field. */
@@ -214,8 +213,7 @@ static size_t cmd_process(hush_cmd_ctx *ctx, uint8_t *reply, uint16_t seq, const
 {
     const uint8_t op = HUSH_OP_PROCESS | HUSH_PROTO_REPLY_FLAG;
     if (!model_loaded(ctx)) {
-        return reply_error(reply, op, seq, HUSH_STATUS_MODEL_NOT_LOADED,
-                           model_error(ctx));
+        return reply_error(reply, op, seq, HUSH_STATUS_MODEL_NOT_LOADED, model_error(ctx));
     }
     if (hush_audio_busy()) {
         return reply_error(reply, op, seq, HUSH_STATUS_AUDIO_BUSY, NULL);
@@ -331,8 +329,7 @@ static size_t cmd_set(hush_cmd_ctx *ctx, uint8_t *reply, uint16_t seq, const uin
         return reply_error(reply, op, seq, HUSH_STATUS_BAD_ARGUMENT, "attenuation not finite");
     }
     if (fields && !model_loaded(ctx)) {
-        return reply_error(reply, op, seq, HUSH_STATUS_MODEL_NOT_LOADED,
-                           model_error(ctx));
+        return reply_error(reply, op, seq, HUSH_STATUS_MODEL_NOT_LOADED, model_error(ctx));
     }
     if (fields & HUSH_SET_BYPASS) {
         ctx->bypass = in[HUSH_SET_REQUEST_BYPASS_OFFSET] != 0;
@@ -437,10 +434,9 @@ size_t hush_cmd_feed(hush_cmd_ctx *ctx, uint8_t byte, uint8_t *reply, size_t cap
     if (result == HUSH_FRAME_ERR_CRC) {
         /* The header may itself be corrupted; echoing it lets the host match the reply to
          * its request in the common case of a payload error. */
-        return reply_error(reply, (uint8_t)(frame[HUSH_PROTO_HDR_OPCODE_OFFSET] |
-                                            HUSH_PROTO_REPLY_FLAG),
-                           hush_frame_get_u16(frame + HUSH_PROTO_HDR_SEQ_OFFSET),
-                           HUSH_STATUS_BAD_CRC, NULL);
+        return reply_error(
+            reply, (uint8_t)(frame[HUSH_PROTO_HDR_OPCODE_OFFSET] | HUSH_PROTO_REPLY_FLAG),
+            hush_frame_get_u16(frame + HUSH_PROTO_HDR_SEQ_OFFSET), HUSH_STATUS_BAD_CRC, NULL);
     }
     const uint8_t status =
         result == HUSH_FRAME_ERR_TOO_LONG ? HUSH_STATUS_FRAME_TOO_LONG : HUSH_STATUS_BAD_FRAME;

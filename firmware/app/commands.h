@@ -40,7 +40,7 @@
 
 /* Context bytes: the decoder's frame buffer, one hop of int16 samples, a copy of the last
  * reply (answers a retried request without running it again), bookkeeping. */
-#define HUSH_CMD_MEM_BYTES                                                                    \
+#define HUSH_CMD_MEM_BYTES \
     (HUSH_FRAME_DECODER_MEM_BYTES + 2u * HUSH_CMD_MAX_HOP + HUSH_CMD_REPLY_BYTES + 160u)
 
 /* What INFO reports about this build. Strings are NUL terminated and truncated to the protocol

@@ -64,8 +64,8 @@ static int pipeline_setup(hush_pipeline **out)
     const uint8_t *model = hush_model_data;
     size_t model_len = hush_model_data_len;
     s_model_region = app_model_boot_choice(&model, &model_len, s_model_sha);
-    int rc = hush_pipeline_init(*out, sizeof s_pipeline_mem, HUSH_N_FFT, model, model_len,
-                                s_arena, sizeof s_arena);
+    int rc = hush_pipeline_init(*out, sizeof s_pipeline_mem, HUSH_N_FFT, model, model_len, s_arena,
+                                sizeof s_arena);
     if (rc != HUSH_PIPELINE_OK && s_model_region >= 0) {
         /* A recorded pushed model that no longer sets up: run the compiled-in one. */
         s_model_region = -1;

@@ -28,7 +28,10 @@ static uint8_t request[HUSH_FRAME_BUFFER_SIZE];
 static _Alignas(8) uint8_t check_mem[HUSH_FRAME_DECODER_MEM_BYTES];
 
 static const hush_cmd_device_info info = {
-    .fw_version = "fuzz", .target = "host", .model_sha256 = "0", .sample_rate = 16000,
+    .fw_version = "fuzz",
+    .target = "host",
+    .model_sha256 = "0",
+    .sample_rate = 16000,
     .n_fft = 256,
 };
 
@@ -104,8 +107,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (len > HUSH_PROTO_MAX_PAYLOAD) {
             len = HUSH_PROTO_MAX_PAYLOAD;
         }
-        const size_t n = hush_frame_encode(opcode, 0, seq++, data + at, len, request,
-                                           sizeof request);
+        const size_t n =
+            hush_frame_encode(opcode, 0, seq++, data + at, len, request, sizeof request);
         at += len;
         feed(ctx, request, n);
     }

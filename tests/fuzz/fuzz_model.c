@@ -11,7 +11,7 @@
 #include "hush_pipeline.h"
 
 #define ARENA_BYTES (64u * 1024u)
-#define HOP 128
+#define HOP         128
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -27,8 +27,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(model, data, size);
     hush_pipeline *p = (hush_pipeline *)pipeline_mem;
     for (int n_fft = 128; n_fft <= 256; n_fft *= 2) {
-        if (hush_pipeline_init(p, sizeof pipeline_mem, n_fft, model, size, arena,
-                               ARENA_BYTES) != HUSH_PIPELINE_OK) {
+        if (hush_pipeline_init(p, sizeof pipeline_mem, n_fft, model, size, arena, ARENA_BYTES) !=
+            HUSH_PIPELINE_OK) {
             continue;
         }
         int16_t in[HOP];

@@ -8,8 +8,7 @@
 static const boot_api *api(void)
 {
     const boot_api *a = (const boot_api *)HUSH_BOOT_API_ADDR;
-    return a->magic == BOOT_API_MAGIC && a->version == BOOT_API_VERSION && a->keyed == 1u ? a
-                                                                                         : 0;
+    return a->magic == BOOT_API_MAGIC && a->version == BOOT_API_VERSION && a->keyed == 1u ? a : 0;
 }
 
 int boot_sig_keyed(void)

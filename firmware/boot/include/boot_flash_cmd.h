@@ -7,7 +7,7 @@
 
 #include "hush_frame.h"
 
-#define BOOT_WRITE_APP 0x1u   /* application slots may be erased and written */
+#define BOOT_WRITE_APP   0x1u /* application slots may be erased and written */
 #define BOOT_WRITE_MODEL 0x2u /* model slots may be erased and written */
 
 /* Handle FLASH_ERASE, FLASH_WRITE or FLASH_HASH (payload `in`, `len` bytes): writes the reply

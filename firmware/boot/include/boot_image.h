@@ -18,24 +18,24 @@
 #include "hush_sha256.h"
 
 typedef struct {
-    uint8_t kind;  /* enum hush_slot_kind */
+    uint8_t kind;   /* enum hush_slot_kind */
     uint32_t start; /* offset from HUSH_FLASH_BASE */
     uint32_t size;
 } boot_region;
 
 typedef struct {
-    uint8_t state;       /* enum hush_slot_state */
-    uint32_t image_size; /* header + body + TLVs */
+    uint8_t state;        /* enum hush_slot_state */
+    uint32_t image_size;  /* header + body + TLVs */
     uint32_t body_offset; /* from the slot start: ih_hdr_size */
-    uint32_t body_size;  /* ih_img_size */
+    uint32_t body_size;   /* ih_img_size */
     uint8_t ver_major, ver_minor;
     uint16_t ver_revision;
     uint32_t ver_build;
     uint8_t hash[HUSH_SHA256_BYTES];
-    uint8_t verdict;            /* HUSH_STATUS_OK, or why the image does not verify */
-    uint32_t security_counter;  /* protected IMAGE_TLV_SEC_CNT, 0 when absent */
-    const uint8_t *keyhash;     /* IMAGE_TLV_KEYHASH value in flash (32 bytes), or NULL */
-    const uint8_t *signature;   /* IMAGE_TLV_ED25519 value in flash (64 bytes), or NULL */
+    uint8_t verdict;           /* HUSH_STATUS_OK, or why the image does not verify */
+    uint32_t security_counter; /* protected IMAGE_TLV_SEC_CNT, 0 when absent */
+    const uint8_t *keyhash;    /* IMAGE_TLV_KEYHASH value in flash (32 bytes), or NULL */
+    const uint8_t *signature;  /* IMAGE_TLV_ED25519 value in flash (64 bytes), or NULL */
 } boot_slot_info;
 
 extern const boot_region boot_regions[HUSH_FLASH_N_REGIONS];

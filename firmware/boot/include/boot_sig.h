@@ -17,7 +17,7 @@
 
 #include "boot_image.h"
 
-#define BOOT_API_MAGIC 0x49504142u /* "BAPI" */
+#define BOOT_API_MAGIC   0x49504142u /* "BAPI" */
 #define BOOT_API_VERSION 1u
 
 /* The bootloader's services, at HUSH_BOOT_API_ADDR. `check` runs on the caller's stack and

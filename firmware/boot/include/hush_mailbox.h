@@ -10,15 +10,15 @@
 
 #include "flash_layout.h"
 
-#define HUSH_MAILBOX_MAGIC 0x4D42484Bu /* "KHBM" */
+#define HUSH_MAILBOX_MAGIC              0x4D42484Bu /* "KHBM" */
 #define HUSH_MAILBOX_REQUEST_BOOTLOADER 0xB007B007u
 
 typedef struct {
     uint32_t magic;
-    uint32_t flash_ops;       /* erase/program operations since power-on */
-    uint32_t request;         /* HUSH_MAILBOX_REQUEST_BOOTLOADER: stay in the bootloader */
-    uint32_t running_region;  /* region index the bootloader started, 0xFF = none */
-    uint32_t power_cut_at;    /* emulator only: operation number that loses power, 0 = never */
+    uint32_t flash_ops;      /* erase/program operations since power-on */
+    uint32_t request;        /* HUSH_MAILBOX_REQUEST_BOOTLOADER: stay in the bootloader */
+    uint32_t running_region; /* region index the bootloader started, 0xFF = none */
+    uint32_t power_cut_at;   /* emulator only: operation number that loses power, 0 = never */
 } hush_mailbox;
 
 _Static_assert(sizeof(hush_mailbox) <= HUSH_MAILBOX_SIZE, "mailbox outgrew its RAM");

@@ -13,8 +13,8 @@ static uint8_t flash_status(int rc);
 static const char *flash_detail(int rc);
 
 /* 0 when [offset, offset + len) lies in one allowed slot that is not `busy`, else the reply. */
-static size_t check_region(uint8_t *reply, uint8_t op, uint16_t seq, uint32_t offset,
-                           uint32_t len, unsigned allow, int busy)
+static size_t check_region(uint8_t *reply, uint8_t op, uint16_t seq, uint32_t offset, uint32_t len,
+                           unsigned allow, int busy)
 {
     const int region = len == 0 ? -1 : boot_writable_region(offset, len);
     const unsigned kind = region < 0 ? 0u : boot_regions[region].kind;
@@ -30,8 +30,7 @@ static size_t check_region(uint8_t *reply, uint8_t op, uint16_t seq, uint32_t of
     return 0;
 }
 
-size_t boot_reply(uint8_t *reply, uint8_t op, uint16_t seq, uint8_t status,
-                           const char *detail)
+size_t boot_reply(uint8_t *reply, uint8_t op, uint16_t seq, uint8_t status, const char *detail)
 {
     size_t n = 0;
     if (detail != NULL) {
@@ -124,7 +123,6 @@ static size_t cmd_hash(uint8_t *reply, uint8_t op, uint16_t seq, const uint8_t *
     hush_sha256(hal_flash_ptr(offset), length, out + HUSH_FLASH_HASH_REPLY_SHA256_OFFSET);
     return hush_frame_seal(reply, op, HUSH_STATUS_OK, seq, HUSH_FLASH_HASH_REPLY_SIZE);
 }
-
 
 size_t boot_flash_cmd(uint8_t opcode, uint16_t seq, const uint8_t *in, size_t len, uint8_t *reply,
                       unsigned allow, int busy)

@@ -8,20 +8,20 @@
 #include "hal_flash.h"
 #include "hush_protocol.h"
 
-#define HDR_MAGIC 0u
-#define HDR_LOAD_ADDR 4u
-#define HDR_HDR_SIZE 8u
+#define HDR_MAGIC            0u
+#define HDR_LOAD_ADDR        4u
+#define HDR_HDR_SIZE         8u
 #define HDR_PROTECT_TLV_SIZE 10u
-#define HDR_IMG_SIZE 12u
-#define HDR_FLAGS 16u
-#define HDR_VER 20u
-#define HDR_BYTES 32u
-#define TLV_INFO_BYTES 4u
-#define TLV_HDR_BYTES 4u
+#define HDR_IMG_SIZE         12u
+#define HDR_FLAGS            16u
+#define HDR_VER              20u
+#define HDR_BYTES            32u
+#define TLV_INFO_BYTES       4u
+#define TLV_HDR_BYTES        4u
 
 #define TRAILER_MAGIC_BYTES 16u
-#define TRAILER_IMAGE_OK (TRAILER_MAGIC_BYTES + HUSH_TRAILER_MAX_ALIGN)
-#define TRAILER_COPY_DONE (TRAILER_MAGIC_BYTES + 2u * HUSH_TRAILER_MAX_ALIGN)
+#define TRAILER_IMAGE_OK    (TRAILER_MAGIC_BYTES + HUSH_TRAILER_MAX_ALIGN)
+#define TRAILER_COPY_DONE   (TRAILER_MAGIC_BYTES + 2u * HUSH_TRAILER_MAX_ALIGN)
 
 const boot_region boot_regions[HUSH_FLASH_N_REGIONS] = {HUSH_FLASH_REGIONS};
 
@@ -34,8 +34,7 @@ static uint16_t get16(const uint8_t *p)
 
 static uint32_t get32(const uint8_t *p)
 {
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-           ((uint32_t)p[3] << 24);
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
 }
 
 /* Walk a TLV area at `area` (info header first) of the given magic, within `limit` bytes;
@@ -214,7 +213,8 @@ int boot_writable_region(uint32_t offset, uint32_t len)
         if (r->kind != HUSH_SLOT_KIND_APP && r->kind != HUSH_SLOT_KIND_MODEL) {
             continue;
         }
-        if (offset >= r->start && offset - r->start < r->size && len <= r->size - (offset - r->start)) {
+        if (offset >= r->start && offset - r->start < r->size &&
+            len <= r->size - (offset - r->start)) {
             return (int)i;
         }
     }

@@ -5,12 +5,12 @@
 #include "flash_layout.h"
 
 /* Cortex-M system control block. */
-#define SCB_VTOR (*(volatile uint32_t *)0xE000ED08u)
-#define SCB_AIRCR (*(volatile uint32_t *)0xE000ED0Cu)
+#define SCB_VTOR              (*(volatile uint32_t *)0xE000ED08u)
+#define SCB_AIRCR             (*(volatile uint32_t *)0xE000ED0Cu)
 #define SCB_AIRCR_SYSRESETREQ 0x05FA0004u /* VECTKEY | SYSRESETREQ */
-#define SYST_CSR (*(volatile uint32_t *)0xE000E010u)
-#define NVIC_ICER(n) (*(volatile uint32_t *)(0xE000E180u + 4u * (n)))
-#define NVIC_ICPR(n) (*(volatile uint32_t *)(0xE000E280u + 4u * (n)))
+#define SYST_CSR              (*(volatile uint32_t *)0xE000E010u)
+#define NVIC_ICER(n)          (*(volatile uint32_t *)(0xE000E180u + 4u * (n)))
+#define NVIC_ICPR(n)          (*(volatile uint32_t *)(0xE000E280u + 4u * (n)))
 
 void boot_jump(unsigned index)
 {

@@ -120,8 +120,8 @@ static size_t handle(boot_cmd_ctx *ctx, const uint8_t *frame, size_t len, uint8_
     case HUSH_OP_FLASH_ERASE:
     case HUSH_OP_FLASH_WRITE:
     case HUSH_OP_FLASH_HASH:
-        return boot_flash_cmd(opcode, seq, in, payload_len, reply, BOOT_WRITE_APP | BOOT_WRITE_MODEL,
-                              -1);
+        return boot_flash_cmd(opcode, seq, in, payload_len, reply,
+                              BOOT_WRITE_APP | BOOT_WRITE_MODEL, -1);
     case HUSH_OP_MARK_PENDING:
         return cmd_mark_pending(reply, op, seq, in, payload_len);
     case HUSH_OP_BOOT:
@@ -144,10 +144,9 @@ size_t boot_cmd_feed(boot_cmd_ctx *ctx, uint8_t byte, uint8_t *reply, size_t cap
         return handle(ctx, frame, len, reply);
     }
     if (result == HUSH_FRAME_ERR_CRC) {
-        return reply_status(reply,
-                            (uint8_t)(frame[HUSH_PROTO_HDR_OPCODE_OFFSET] | HUSH_PROTO_REPLY_FLAG),
-                            hush_frame_get_u16(frame + HUSH_PROTO_HDR_SEQ_OFFSET),
-                            HUSH_STATUS_BAD_CRC, NULL);
+        return reply_status(
+            reply, (uint8_t)(frame[HUSH_PROTO_HDR_OPCODE_OFFSET] | HUSH_PROTO_REPLY_FLAG),
+            hush_frame_get_u16(frame + HUSH_PROTO_HDR_SEQ_OFFSET), HUSH_STATUS_BAD_CRC, NULL);
     }
     const uint8_t status =
         result == HUSH_FRAME_ERR_TOO_LONG ? HUSH_STATUS_FRAME_TOO_LONG : HUSH_STATUS_BAD_FRAME;

@@ -9,9 +9,9 @@
 
 #include "hush_frame.h"
 
-#define BOOT_CMD_MEM_BYTES (HUSH_FRAME_DECODER_MEM_BYTES + 64u)
+#define BOOT_CMD_MEM_BYTES   (HUSH_FRAME_DECODER_MEM_BYTES + 64u)
 #define BOOT_CMD_REPLY_BYTES HUSH_FRAME_BUFFER_SIZE
-#define BOOT_VERSION "hushboot-1"
+#define BOOT_VERSION         "hushboot-1"
 
 typedef struct boot_cmd_ctx boot_cmd_ctx;
 

@@ -16,11 +16,11 @@
 #error "HAL_BOARD_NAME comes from the build (custom_board in platformio.ini)"
 #endif
 
-#define HAL_BOARD_HSE_HZ 25000000u        /* the board's crystal */
-#define HAL_BOARD_CPU_HZ 96000000u        /* PLL: 25 MHz / 25 * 192 / 2 */
+#define HAL_BOARD_HSE_HZ        25000000u /* the board's crystal */
+#define HAL_BOARD_CPU_HZ        96000000u /* PLL: 25 MHz / 25 * 192 / 2 */
 #define HAL_BOARD_USART_PCLK_HZ 96000000u /* APB2 = HCLK */
-#define HAL_BOARD_UART0_RX_IRQ 37u        /* USART1 global interrupt */
-#define HAL_BOARD_NUM_IRQS 86u
+#define HAL_BOARD_UART0_RX_IRQ  37u       /* USART1 global interrupt */
+#define HAL_BOARD_NUM_IRQS      86u
 
 /* I2S2ext receive DMA (DMA1 stream 3): its half/complete interrupts pace the audio path. */
 #define HAL_BOARD_AUDIO_IRQ 14u

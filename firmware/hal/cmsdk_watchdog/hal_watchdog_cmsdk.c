@@ -32,15 +32,15 @@
  * an idle board); with the longest count the SysTick wrap (0.67 s) always comes first. */
 #define WDOG_LOAD_IDLE UINT32_MAX
 
-#define WDOG_LOAD CM_REG(HAL_BOARD_WATCHDOG_BASE + 0x000u)
-#define WDOG_CTRL CM_REG(HAL_BOARD_WATCHDOG_BASE + 0x008u)
-#define WDOG_INTCLR CM_REG(HAL_BOARD_WATCHDOG_BASE + 0x00Cu)
-#define WDOG_RIS CM_REG(HAL_BOARD_WATCHDOG_BASE + 0x010u)
-#define WDOG_LOCK CM_REG(HAL_BOARD_WATCHDOG_BASE + 0xC00u)
-#define WDOG_CTRL_INTEN (1u << 0)
-#define WDOG_CTRL_RESEN (1u << 1)
-#define WDOG_UNLOCK_KEY 0x1ACCE551u /* any other value locks the registers */
-#define SCB_AIRCR CM_REG(0xE000ED0Cu)
+#define WDOG_LOAD             CM_REG(HAL_BOARD_WATCHDOG_BASE + 0x000u)
+#define WDOG_CTRL             CM_REG(HAL_BOARD_WATCHDOG_BASE + 0x008u)
+#define WDOG_INTCLR           CM_REG(HAL_BOARD_WATCHDOG_BASE + 0x00Cu)
+#define WDOG_RIS              CM_REG(HAL_BOARD_WATCHDOG_BASE + 0x010u)
+#define WDOG_LOCK             CM_REG(HAL_BOARD_WATCHDOG_BASE + 0xC00u)
+#define WDOG_CTRL_INTEN       (1u << 0)
+#define WDOG_CTRL_RESEN       (1u << 1)
+#define WDOG_UNLOCK_KEY       0x1ACCE551u /* any other value locks the registers */
+#define SCB_AIRCR             CM_REG(0xE000ED0Cu)
 #define SCB_AIRCR_SYSRESETREQ 0x05FA0004u /* VECTKEY | SYSRESETREQ */
 
 void hal_nmi_isr(void);

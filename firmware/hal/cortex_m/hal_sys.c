@@ -10,7 +10,7 @@ extern uint32_t __stack_limit__[], __stack_top__[];
 
 /* Semihosting (Arm "Semihosting for AArch32 and AArch64"): operation in r0, argument in r1,
  * trapped by BKPT 0xAB on M-profile. */
-#define SEMIHOSTING_SYS_EXIT_EXTENDED 0x20u
+#define SEMIHOSTING_SYS_EXIT_EXTENDED            0x20u
 #define SEMIHOSTING_ADP_STOPPED_APPLICATION_EXIT 0x20026u
 
 const char *hal_sys_board_name(void)

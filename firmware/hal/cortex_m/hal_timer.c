@@ -7,7 +7,7 @@
 
 /* Busy-wait long enough for a running DWT counter to move (instructions). */
 #define DWT_PROBE_SPINS 64u
-#define NS_PER_S 1000000000ull
+#define NS_PER_S        1000000000ull
 
 static hal_timer_unit_t s_unit;
 static volatile uint32_t s_systick_wraps;

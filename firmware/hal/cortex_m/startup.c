@@ -74,8 +74,8 @@ __attribute__((weak)) void hal_nmi_isr(void)
  * purpose. */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Woverride-init"
-__attribute__((section(".isr_vector"), used)) static void (*const vectors[16 + HAL_BOARD_NUM_IRQS])(
-    void) = {
+__attribute__((section(".isr_vector"),
+               used)) static void (*const vectors[16 + HAL_BOARD_NUM_IRQS])(void) = {
     [0] = (void (*)(void))__stack_top__,
     [1] = hal_reset_handler,
     [2 ... 15 + HAL_BOARD_NUM_IRQS] = hal_default_handler,

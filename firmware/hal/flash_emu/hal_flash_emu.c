@@ -23,15 +23,15 @@
 #include "hush_mailbox.h"
 
 /* Arm semihosting operations (trapped by BKPT 0xAB on M-profile). */
-#define SH_SYS_OPEN 0x01u
-#define SH_SYS_WRITE 0x05u
-#define SH_SYS_READ 0x06u
-#define SH_SYS_SEEK 0x0Au
+#define SH_SYS_OPEN        0x01u
+#define SH_SYS_WRITE       0x05u
+#define SH_SYS_READ        0x06u
+#define SH_SYS_SEEK        0x0Au
 #define SH_SYS_GET_CMDLINE 0x15u
-#define SH_MODE_RB_PLUS 3u /* "r+b": read and write, keep contents */
+#define SH_MODE_RB_PLUS    3u /* "r+b": read and write, keep contents */
 
 #define HAL_FLASH_POWER_CUT_EXIT 86
-#define CMDLINE_BYTES 256u
+#define CMDLINE_BYTES            256u
 
 static int s_handle = -1;
 

@@ -15,23 +15,23 @@
 #include "hal_flash.h"
 
 #define FLASH_REG(off) (*(volatile uint32_t *)(0x40023C00u + (off)))
-#define FLASH_KEYR FLASH_REG(0x04u)
-#define FLASH_SR FLASH_REG(0x0Cu)
-#define FLASH_CR FLASH_REG(0x10u)
-#define FLASH_KEY1 0x45670123u
-#define FLASH_KEY2 0xCDEF89ABu
-#define SR_BSY (1u << 16)
-#define SR_ERRORS (0xF2u) /* PGSERR PGPERR PGAERR WRPERR OPERR */
-#define CR_PG (1u << 0)
-#define CR_SER (1u << 1)
-#define CR_SNB_SHIFT 3u
-#define CR_PSIZE_X32 (2u << 8)
-#define CR_STRT (1u << 16)
-#define CR_LOCK (1u << 31)
+#define FLASH_KEYR     FLASH_REG(0x04u)
+#define FLASH_SR       FLASH_REG(0x0Cu)
+#define FLASH_CR       FLASH_REG(0x10u)
+#define FLASH_KEY1     0x45670123u
+#define FLASH_KEY2     0xCDEF89ABu
+#define SR_BSY         (1u << 16)
+#define SR_ERRORS      (0xF2u) /* PGSERR PGPERR PGAERR WRPERR OPERR */
+#define CR_PG          (1u << 0)
+#define CR_SER         (1u << 1)
+#define CR_SNB_SHIFT   3u
+#define CR_PSIZE_X32   (2u << 8)
+#define CR_STRT        (1u << 16)
+#define CR_LOCK        (1u << 31)
 
 #define FLASH_BASE_ADDR 0x08000000u
-#define FLASH_BYTES 0x00100000u
-#define WORD_BYTES 4u
+#define FLASH_BYTES     0x00100000u
+#define WORD_BYTES      4u
 
 static const uint32_t k_sector_kb[] = {16, 16, 16, 16, 64, 128, 128, 128, 128, 128, 128, 128};
 #define N_SECTORS (sizeof k_sector_kb / sizeof k_sector_kb[0])

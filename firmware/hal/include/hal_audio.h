@@ -38,13 +38,13 @@
 /* Hops the capture and playback buffers add to the delay (see above). */
 #define HAL_AUDIO_PATH_DELAY_HOPS 2u
 
-#define HAL_AUDIO_OK 0
-#define HAL_AUDIO_E_CONFIG (-1)    /* hop or sample rate the codec cannot run */
-#define HAL_AUDIO_E_BUSY (-2)      /* already running */
+#define HAL_AUDIO_OK          0
+#define HAL_AUDIO_E_CONFIG    (-1) /* hop or sample rate the codec cannot run */
+#define HAL_AUDIO_E_BUSY      (-2) /* already running */
 #define HAL_AUDIO_E_NOT_READY (-3) /* hop not captured yet */
-#define HAL_AUDIO_E_GONE (-4)      /* hop already overwritten by a later capture (overrun) */
-#define HAL_AUDIO_E_LATE (-5)      /* its playback slot has started: output dropped */
-#define HAL_AUDIO_E_RANGE (-6)     /* outside the tape */
+#define HAL_AUDIO_E_GONE      (-4) /* hop already overwritten by a later capture (overrun) */
+#define HAL_AUDIO_E_LATE      (-5) /* its playback slot has started: output dropped */
+#define HAL_AUDIO_E_RANGE     (-6) /* outside the tape */
 
 /* What the codec is (the protocol's AudioSource values). */
 typedef enum {

@@ -25,19 +25,19 @@
 
 #include <stdint.h>
 
-#define HAL_WATCHDOG_PHASE_NONE 0u
-#define HAL_WATCHDOG_PHASE_IDLE 1u
-#define HAL_WATCHDOG_NO_REGION 0xFFu
+#define HAL_WATCHDOG_PHASE_NONE   0u
+#define HAL_WATCHDOG_PHASE_IDLE   1u
+#define HAL_WATCHDOG_NO_REGION    0xFFu
 #define HAL_WATCHDOG_RECORD_BYTES 32u /* HAL_NOINIT_SIZE in sections.ld */
 
 typedef struct {
     uint32_t magic;
-    uint32_t resets;         /* watchdog resets since power-on */
-    uint8_t reason;          /* phase the last watchdog reset interrupted */
-    uint8_t rollbacks;       /* trial images the bootloader rolled back after one */
-    uint8_t last_boot;       /* 1: the latest reset was the watchdog's */
-    uint8_t trial_region;    /* bootloader: application region on trial, HAL_WATCHDOG_NO_REGION */
-    volatile uint8_t phase;  /* what the firmware is doing now */
+    uint32_t resets;          /* watchdog resets since power-on */
+    uint8_t reason;           /* phase the last watchdog reset interrupted */
+    uint8_t rollbacks;        /* trial images the bootloader rolled back after one */
+    uint8_t last_boot;        /* 1: the latest reset was the watchdog's */
+    uint8_t trial_region;     /* bootloader: application region on trial, HAL_WATCHDOG_NO_REGION */
+    volatile uint8_t phase;   /* what the firmware is doing now */
     volatile uint8_t tripped; /* set when the watchdog fired and the reset is on its way */
     uint8_t reserved[6];
 } hal_watchdog_record;

@@ -10,9 +10,9 @@
 #error "HAL_BOARD_NAME comes from the build (custom_board in platformio.ini)"
 #endif
 
-#define HAL_BOARD_CPU_HZ 32000000u       /* SYSCLK of the AN547 image */
-#define HAL_BOARD_UART0_BASE 0x59303000u /* CMSDK APB UART0, Secure alias */
-#define HAL_BOARD_UART0_RX_IRQ 33u       /* UART0 RX (expansion IRQs start at 32) */
-#define HAL_BOARD_NUM_IRQS 96u
+#define HAL_BOARD_CPU_HZ       32000000u   /* SYSCLK of the AN547 image */
+#define HAL_BOARD_UART0_BASE   0x59303000u /* CMSDK APB UART0, Secure alias */
+#define HAL_BOARD_UART0_RX_IRQ 33u         /* UART0 RX (expansion IRQs start at 32) */
+#define HAL_BOARD_NUM_IRQS     96u
 
 #endif /* HAL_BOARD_H */

@@ -11,9 +11,9 @@
 #error "HAL_BOARD_NAME comes from the build (custom_board in platformio.ini)"
 #endif
 
-#define HAL_BOARD_CPU_HZ 168000000u       /* SYSCLK; SysTick runs from it */
-#define HAL_BOARD_USART_PCLK_HZ 84000000u /* APB2 at SYSCLK / 2 on a real F405 */
-#define HAL_BOARD_UART0_RX_IRQ 37u        /* USART1 global interrupt */
-#define HAL_BOARD_NUM_IRQS 82u
+#define HAL_BOARD_CPU_HZ        168000000u /* SYSCLK; SysTick runs from it */
+#define HAL_BOARD_USART_PCLK_HZ 84000000u  /* APB2 at SYSCLK / 2 on a real F405 */
+#define HAL_BOARD_UART0_RX_IRQ  37u        /* USART1 global interrupt */
+#define HAL_BOARD_NUM_IRQS      82u
 
 #endif /* HAL_BOARD_H */

@@ -16,10 +16,10 @@
 #include "hal_timer.h"
 #include "hal_uart.h"
 
-#define SPIN_SHORT 100000u
-#define SPIN_LONG 1100000u
+#define SPIN_SHORT                      100000u
+#define SPIN_LONG                       1100000u
 #define SPIN_INSTRUCTIONS_PER_ITERATION 2u
-#define STACK_PROBE_BYTES 2048u
+#define STACK_PROBE_BYTES               2048u
 
 static int s_failures;
 

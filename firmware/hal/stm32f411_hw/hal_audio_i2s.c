@@ -24,60 +24,60 @@
 #include "stm32f4_regs.h"
 
 #define WORDS_PER_FRAME 4u /* two 32-bit slots as four 16-bit DMA transfers */
-#define HALF_WORDS (HAL_AUDIO_MAX_HOP * WORDS_PER_FRAME)
+#define HALF_WORDS      (HAL_AUDIO_MAX_HOP * WORDS_PER_FRAME)
 
-#define SPI2_BASE 0x40003800u
-#define I2S2EXT_BASE 0x40003400u
-#define SPI_CR2(base) CM_REG((base) + 0x04u)
-#define SPI_DR(base) ((base) + 0x0Cu)
+#define SPI2_BASE         0x40003800u
+#define I2S2EXT_BASE      0x40003400u
+#define SPI_CR2(base)     CM_REG((base) + 0x04u)
+#define SPI_DR(base)      ((base) + 0x0Cu)
 #define SPI_I2SCFGR(base) CM_REG((base) + 0x1Cu)
-#define SPI_I2SPR(base) CM_REG((base) + 0x20u)
-#define SPI_CR2_RXDMAEN (1u << 0)
-#define SPI_CR2_TXDMAEN (1u << 1)
-#define I2SCFGR_CHLEN_32 (1u << 0)
+#define SPI_I2SPR(base)   CM_REG((base) + 0x20u)
+#define SPI_CR2_RXDMAEN   (1u << 0)
+#define SPI_CR2_TXDMAEN   (1u << 1)
+#define I2SCFGR_CHLEN_32  (1u << 0)
 #define I2SCFGR_DATLEN_24 (1u << 1)
-#define I2SCFGR_SLAVE_RX (1u << 8)
+#define I2SCFGR_SLAVE_RX  (1u << 8)
 #define I2SCFGR_MASTER_TX (2u << 8)
-#define I2SCFGR_I2SE (1u << 10)
-#define I2SCFGR_I2SMOD (1u << 11)
-#define I2SPR_DIV 62u
-#define I2SPR_ODD (1u << 8)
-#define I2S_SAMPLE_RATE 16000u
+#define I2SCFGR_I2SE      (1u << 10)
+#define I2SCFGR_I2SMOD    (1u << 11)
+#define I2SPR_DIV         62u
+#define I2SPR_ODD         (1u << 8)
+#define I2S_SAMPLE_RATE   16000u
 
-#define PLLI2S_M (HAL_BOARD_HSE_HZ / 1000000u)
-#define PLLI2S_N 256u
-#define PLLI2S_R 2u
-#define RCC_CR_PLLI2SON (1u << 26)
+#define PLLI2S_M         (HAL_BOARD_HSE_HZ / 1000000u)
+#define PLLI2S_N         256u
+#define PLLI2S_R         2u
+#define RCC_CR_PLLI2SON  (1u << 26)
 #define RCC_CR_PLLI2SRDY (1u << 27)
 _Static_assert(1000000u * PLLI2S_N / PLLI2S_R / (64u * (2u * I2SPR_DIV + 1u)) == I2S_SAMPLE_RATE,
                "PLLI2S and I2SPR do not give the sample rate");
 
-#define DMA1_BASE 0x40026000u
-#define DMA_LISR CM_REG(DMA1_BASE + 0x00u)
-#define DMA_LIFCR CM_REG(DMA1_BASE + 0x08u)
-#define DMA_SCR(s) CM_REG(DMA1_BASE + 0x10u + 0x18u * (s))
-#define DMA_SNDTR(s) CM_REG(DMA1_BASE + 0x14u + 0x18u * (s))
-#define DMA_SPAR(s) CM_REG(DMA1_BASE + 0x18u + 0x18u * (s))
-#define DMA_SM0AR(s) CM_REG(DMA1_BASE + 0x1Cu + 0x18u * (s))
-#define DMA_RX_STREAM 3u
-#define DMA_TX_STREAM 4u
-#define DMA_RX_CHANNEL 3u
-#define DMA_TX_CHANNEL 0u
-#define DMA_CR_EN (1u << 0)
-#define DMA_CR_HTIE (1u << 3)
-#define DMA_CR_TCIE (1u << 4)
-#define DMA_CR_DIR_M2P (1u << 6)
-#define DMA_CR_CIRC (1u << 8)
-#define DMA_CR_MINC (1u << 10)
-#define DMA_CR_16BIT ((1u << 11) | (1u << 13)) /* PSIZE and MSIZE */
-#define DMA_CR_PL_HIGH (2u << 16)
-#define DMA_CR_CHSEL(c) ((c) << 25)
-#define DMA_LISR_HTIF3 (1u << 26)
-#define DMA_LISR_TCIF3 (1u << 27)
+#define DMA1_BASE             0x40026000u
+#define DMA_LISR              CM_REG(DMA1_BASE + 0x00u)
+#define DMA_LIFCR             CM_REG(DMA1_BASE + 0x08u)
+#define DMA_SCR(s)            CM_REG(DMA1_BASE + 0x10u + 0x18u * (s))
+#define DMA_SNDTR(s)          CM_REG(DMA1_BASE + 0x14u + 0x18u * (s))
+#define DMA_SPAR(s)           CM_REG(DMA1_BASE + 0x18u + 0x18u * (s))
+#define DMA_SM0AR(s)          CM_REG(DMA1_BASE + 0x1Cu + 0x18u * (s))
+#define DMA_RX_STREAM         3u
+#define DMA_TX_STREAM         4u
+#define DMA_RX_CHANNEL        3u
+#define DMA_TX_CHANNEL        0u
+#define DMA_CR_EN             (1u << 0)
+#define DMA_CR_HTIE           (1u << 3)
+#define DMA_CR_TCIE           (1u << 4)
+#define DMA_CR_DIR_M2P        (1u << 6)
+#define DMA_CR_CIRC           (1u << 8)
+#define DMA_CR_MINC           (1u << 10)
+#define DMA_CR_16BIT          ((1u << 11) | (1u << 13)) /* PSIZE and MSIZE */
+#define DMA_CR_PL_HIGH        (2u << 16)
+#define DMA_CR_CHSEL(c)       ((c) << 25)
+#define DMA_LISR_HTIF3        (1u << 26)
+#define DMA_LISR_TCIF3        (1u << 27)
 #define DMA_LIFCR_STREAM3_ALL (0x3Du << 22)
-#define AUDIO_IRQ_PRIORITY 0x40u
+#define AUDIO_IRQ_PRIORITY    0x40u
 
-#define GPIO_AF_I2S2 5u
+#define GPIO_AF_I2S2    5u
 #define GPIO_AF_I2S2EXT 6u
 
 static uint16_t s_rx[2 * HALF_WORDS];
@@ -125,8 +125,7 @@ static void pll_i2s_start(void)
     }
 }
 
-static void dma_stream(uint32_t stream, uint32_t cr, uint32_t periph, uint16_t *mem,
-                       uint32_t words)
+static void dma_stream(uint32_t stream, uint32_t cr, uint32_t periph, uint16_t *mem, uint32_t words)
 {
     DMA_SCR(stream) = 0;
     while (DMA_SCR(stream) & DMA_CR_EN) {
@@ -242,9 +241,8 @@ int hal_audio_write_hop(uint32_t index, const int16_t *src, int32_t *lateness_us
 {
     int rc = HAL_AUDIO_OK;
     cm_irq_disable();
-    const int64_t deadline =
-        (int64_t)(((uint64_t)index + HAL_AUDIO_PATH_DELAY_HOPS) * s_hop * 1000000u /
-                  I2S_SAMPLE_RATE);
+    const int64_t deadline = (int64_t)(((uint64_t)index + HAL_AUDIO_PATH_DELAY_HOPS) * s_hop *
+                                       1000000u / I2S_SAMPLE_RATE);
     const int64_t late = time_us_locked() - deadline;
     if (s_irqs >= index + HAL_AUDIO_PATH_DELAY_HOPS || s_irqs < index + 1u) {
         rc = HAL_AUDIO_E_LATE; /* its half is playing (or not free yet): drop it */

@@ -18,21 +18,21 @@
  * every SysTick wrap (2^24 cycles: 100 ms at 168 MHz, 175 ms at 96 MHz) and feeds. */
 #define HAL_WATCHDOG_TIMEOUT_MS 500u
 
-#define IWDG_BASE 0x40003000u
-#define IWDG_KR CM_REG(IWDG_BASE + 0x00u)
-#define IWDG_PR CM_REG(IWDG_BASE + 0x04u)
-#define IWDG_RLR CM_REG(IWDG_BASE + 0x08u)
-#define IWDG_SR CM_REG(IWDG_BASE + 0x0Cu)
-#define IWDG_KEY_START 0xCCCCu
+#define IWDG_BASE       0x40003000u
+#define IWDG_KR         CM_REG(IWDG_BASE + 0x00u)
+#define IWDG_PR         CM_REG(IWDG_BASE + 0x04u)
+#define IWDG_RLR        CM_REG(IWDG_BASE + 0x08u)
+#define IWDG_SR         CM_REG(IWDG_BASE + 0x0Cu)
+#define IWDG_KEY_START  0xCCCCu
 #define IWDG_KEY_UNLOCK 0x5555u /* write access to PR and RLR */
-#define IWDG_KEY_FEED 0xAAAAu
-#define IWDG_PR_DIV32 3u        /* 32 kHz / 32 = 1 kHz: one count per ms */
-#define IWDG_RLR_MAX 4095u      /* 12-bit reload */
-#define IWDG_SR_BUSY 0x3u       /* PVU | RVU: a PR or RLR update still crossing to LSI */
+#define IWDG_KEY_FEED   0xAAAAu
+#define IWDG_PR_DIV32   3u      /* 32 kHz / 32 = 1 kHz: one count per ms */
+#define IWDG_RLR_MAX    4095u   /* 12-bit reload */
+#define IWDG_SR_BUSY    0x3u    /* PVU | RVU: a PR or RLR update still crossing to LSI */
 #define IWDG_BUSY_POLLS 100000u /* the update takes ~5 LSI periods: bounded wait */
 
-#define RCC_CSR CM_REG(0x40023800u + 0x74u)
-#define RCC_CSR_RMVF (1u << 24)
+#define RCC_CSR          CM_REG(0x40023800u + 0x74u)
+#define RCC_CSR_RMVF     (1u << 24)
 #define RCC_CSR_IWDGRSTF (1u << 29)
 
 void hal_watchdog_start(uint32_t timeout_ms)

@@ -19,7 +19,7 @@
 #include "hal_hoptimer.h"
 
 #define TAPE_SAMPLES (HAL_BOARD_TAPE_BYTES / 2u / sizeof(int16_t))
-#define US_PER_S 1000000ull
+#define US_PER_S     1000000ull
 
 static int16_t *const s_tape_in = (int16_t *)HAL_BOARD_TAPE_BASE;
 static int16_t *const s_tape_out = (int16_t *)HAL_BOARD_TAPE_BASE + TAPE_SAMPLES;
