@@ -2,6 +2,7 @@
 #include "commands.h"
 
 #include <math.h>
+#include <stdalign.h>
 #include <string.h>
 
 #include "app_flash.h"
@@ -57,7 +58,8 @@ static void clear_stats(hush_cmd_ctx *ctx)
 hush_cmd_ctx *hush_cmd_init(void *mem, size_t mem_size, hush_pipeline *pipeline, int init_status,
                             const hush_cmd_device_info *info)
 {
-    if (mem == NULL || mem_size < sizeof(struct hush_cmd_ctx)) {
+    if (mem == NULL || mem_size < sizeof(struct hush_cmd_ctx) ||
+        (uintptr_t)mem % alignof(struct hush_cmd_ctx) != 0) {
         return NULL;
     }
     hush_cmd_ctx *ctx = (hush_cmd_ctx *)mem;

@@ -60,7 +60,8 @@ size_t hush_cmd_get_size(void);
 /* Set up the command layer in mem (mem_size bytes). pipeline is the initialised pipeline, or
  * NULL; init_status is what hush_pipeline_init returned: anything but HUSH_PIPELINE_OK makes
  * model commands answer MODEL_NOT_LOADED while INFO reports the error. Returns NULL when
- * mem_size < hush_cmd_get_size(). */
+ * mem_size < hush_cmd_get_size() or mem is not 8-byte aligned (the context holds 64-bit
+ * counters). */
 hush_cmd_ctx *hush_cmd_init(void *mem, size_t mem_size, hush_pipeline *pipeline, int init_status,
                             const hush_cmd_device_info *info);
 

@@ -118,6 +118,11 @@ static void reset_device(void)
         }
         check_slot(i);
     }
+    /* Memory that is too small or not 8-byte aligned is refused. */
+    if (boot_cmd_init(cmd_mem, 8, HUSH_REASON_REQUESTED) != NULL ||
+        boot_cmd_init(cmd_mem + 4, sizeof cmd_mem - 4, HUSH_REASON_REQUESTED) != NULL) {
+        abort();
+    }
     ctx = boot_cmd_init(cmd_mem, sizeof cmd_mem, HUSH_REASON_REQUESTED);
 }
 

@@ -46,6 +46,11 @@ static hush_cmd_ctx *setup(void)
     if (st != HUSH_PIPELINE_OK) {
         abort(); /* the shipped model must load */
     }
+    /* Memory that is too small or not 8-byte aligned is refused. */
+    if (hush_cmd_init(cmd_mem, hush_cmd_get_size() - 1, p, st, &info) != NULL ||
+        hush_cmd_init(cmd_mem + 4, sizeof cmd_mem - 4, p, st, &info) != NULL) {
+        abort();
+    }
     return hush_cmd_init(cmd_mem, sizeof cmd_mem, p, st, &info);
 }
 

@@ -1,6 +1,7 @@
 /* boot_cmd: the bootloader's command handler (see boot_cmd.h). */
 #include "boot_cmd.h"
 
+#include <stdalign.h>
 #include <string.h>
 
 #include "boot_flash_cmd.h"
@@ -27,7 +28,8 @@ _Static_assert(HUSH_IDENTIFY_REPLY_SIZE + HUSH_FLASH_N_REGIONS * HUSH_SLOT_INFO_
 
 boot_cmd_ctx *boot_cmd_init(void *mem, size_t mem_size, uint8_t reason)
 {
-    if (mem == NULL || mem_size < sizeof(struct boot_cmd_ctx)) {
+    if (mem == NULL || mem_size < sizeof(struct boot_cmd_ctx) ||
+        (uintptr_t)mem % alignof(struct boot_cmd_ctx) != 0) {
         return NULL;
     }
     boot_cmd_ctx *ctx = (boot_cmd_ctx *)mem;

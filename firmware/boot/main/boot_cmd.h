@@ -15,7 +15,8 @@
 
 typedef struct boot_cmd_ctx boot_cmd_ctx;
 
-/* reason: enum hush_boot_reason, reported by IDENTIFY. NULL when mem is too small. */
+/* reason: enum hush_boot_reason, reported by IDENTIFY. NULL when mem_size is too small for the
+ * context (BOOT_CMD_MEM_BYTES is enough) or mem is not 8-byte aligned. */
 boot_cmd_ctx *boot_cmd_init(void *mem, size_t mem_size, uint8_t reason);
 
 /* Feed one byte; returns the length of a reply written to reply (0: none yet). */
