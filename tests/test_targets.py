@@ -25,7 +25,7 @@ def test_target_clocks_match_the_board_headers():
         if board is None:
             continue
         header = (targets.FIRMWARE_DIR / "hal" / board / "hal_board.h").read_text()
-        hz = int(re.search(r"#define HAL_BOARD_CPU_HZ (\d+)u", header).group(1))
+        hz = int(re.search(r"#define HAL_BOARD_CPU_HZ\s+(\d+)u", header).group(1))
         assert t.clock_mhz * 1e6 == hz, t.name
 
 
