@@ -26,10 +26,13 @@ void hush_kern_act_prepare(hush_kern_act *p, float input_scale, int32_t input_ze
     p->input_zero_point = input_zero_point;
     p->input_multiplier = (int32_t)m;
     p->input_left_shift = shift;
-    /* Largest |input| whose rescaled value still fits Q4: (2^4 - 1) * 2^27 / 2^shift. */
+    /* Largest |input| whose rescaled value still fits Q4: (2^4 - 1) * 2^27 / 2^shift. A tiny
+     * input scale puts it past int32 (converting that is undefined): every input is then
+     * inside the radius, as INT32_MAX says too. */
     const double max_rescaled =
         ldexp((double)((1 << input_integer_bits) - 1), 31 - input_integer_bits - shift);
-    p->input_range_radius = (int32_t)floor(max_rescaled);
+    p->input_range_radius =
+        max_rescaled >= (double)INT32_MAX ? INT32_MAX : (int32_t)floor(max_rescaled);
 }
 
 /* TFLM's int8 LOGISTIC/TANH: saturate outside the input range radius, else rescale to Q4.27,
