@@ -23,6 +23,11 @@ void hush_kern_act_prepare(hush_kern_act *p, float input_scale, int32_t input_ze
         m /= 2;
         ++shift;
     }
+    /* A tiny input scale asks for a right shift past 31 bits (undefined in the shifts): every
+     * int8 input then rescales to 0 either way, and so it does at 31. */
+    if (shift < -31) {
+        shift = -31;
+    }
     p->input_zero_point = input_zero_point;
     p->input_multiplier = (int32_t)m;
     p->input_left_shift = shift;
