@@ -29,13 +29,13 @@
 #include "hal_watchdog.h"
 #include "hush_frame.h"
 #include "hush_sha256.h"
+#include "fuzz_reply.h"
 
 extern int fuzz_watchdog_reset; /* fuzz_hal_stub.c */
 
 static _Alignas(8) uint8_t cmd_mem[BOOT_CMD_MEM_BYTES];
 static uint8_t reply[BOOT_CMD_REPLY_BYTES];
 static uint8_t request[HUSH_FRAME_BUFFER_SIZE];
-static _Alignas(8) uint8_t check_mem[HUSH_FRAME_DECODER_MEM_BYTES];
 static boot_cmd_ctx *ctx;
 static uint16_t seq;
 
@@ -76,27 +76,6 @@ static void check_slot(unsigned index)
     }
 }
 
-/* A reply must decode as exactly one valid frame with the reply flag set. */
-static void check_reply(size_t n)
-{
-    if (n == 0) {
-        return;
-    }
-    if (n > sizeof reply || reply[n - 1] != 0 || memchr(reply, 0, n - 1) != NULL) {
-        abort();
-    }
-    hush_frame_decoder *dec = hush_frame_decoder_init(check_mem, sizeof check_mem);
-    int r = HUSH_FRAME_PENDING;
-    for (size_t i = 0; i < n; i++) {
-        r = hush_frame_decoder_push(dec, reply[i]);
-    }
-    size_t len = 0;
-    const uint8_t *frame = hush_frame_decoder_frame(dec, &len);
-    if (r != HUSH_FRAME_READY || !(frame[HUSH_PROTO_HDR_OPCODE_OFFSET] & HUSH_PROTO_REPLY_FLAG)) {
-        abort();
-    }
-}
-
 /* A reset: the watchdog rollback, the boot-once flag of a pending slot, and the application
  * of a slot on trial confirming itself. */
 static void reset_device(void)
@@ -129,7 +108,7 @@ static void reset_device(void)
 static void feed(const uint8_t *bytes, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        check_reply(boot_cmd_feed(ctx, bytes[i], reply, sizeof reply));
+        fuzz_check_reply(reply, sizeof reply, boot_cmd_feed(ctx, bytes[i], reply, sizeof reply));
         if (boot_cmd_reset_requested(ctx)) {
             reset_device();
         }

@@ -13,6 +13,7 @@
 #include "commands.h"
 #include "hush_frame.h"
 #include "hush_pipeline.h"
+#include "fuzz_reply.h"
 
 /* The shipped int8 model, compiled in by the Makefile (build/fuzz/fuzz_model_data.c). */
 extern const uint8_t fuzz_model_data[];
@@ -25,7 +26,6 @@ static _Alignas(16) uint8_t arena[ARENA_BYTES];
 static _Alignas(8) uint8_t cmd_mem[HUSH_CMD_MEM_BYTES];
 static uint8_t reply[HUSH_CMD_REPLY_BYTES];
 static uint8_t request[HUSH_FRAME_BUFFER_SIZE];
-static _Alignas(8) uint8_t check_mem[HUSH_FRAME_DECODER_MEM_BYTES];
 
 static const hush_cmd_device_info info = {
     .fw_version = "fuzz",
@@ -54,31 +54,10 @@ static hush_cmd_ctx *setup(void)
     return hush_cmd_init(cmd_mem, sizeof cmd_mem, p, st, &info);
 }
 
-/* A reply must decode as exactly one valid frame with the reply flag set. */
-static void check_reply(size_t n)
-{
-    if (n == 0) {
-        return;
-    }
-    if (n > sizeof reply || reply[n - 1] != 0 || memchr(reply, 0, n - 1) != NULL) {
-        abort();
-    }
-    hush_frame_decoder *dec = hush_frame_decoder_init(check_mem, sizeof check_mem);
-    int r = HUSH_FRAME_PENDING;
-    for (size_t i = 0; i < n; i++) {
-        r = hush_frame_decoder_push(dec, reply[i]);
-    }
-    size_t len = 0;
-    const uint8_t *frame = hush_frame_decoder_frame(dec, &len);
-    if (r != HUSH_FRAME_READY || !(frame[HUSH_PROTO_HDR_OPCODE_OFFSET] & HUSH_PROTO_REPLY_FLAG)) {
-        abort();
-    }
-}
-
 static void feed(hush_cmd_ctx *ctx, const uint8_t *bytes, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        check_reply(hush_cmd_feed(ctx, bytes[i], reply, sizeof reply));
+        fuzz_check_reply(reply, sizeof reply, hush_cmd_feed(ctx, bytes[i], reply, sizeof reply));
     }
 }
 
