@@ -1,11 +1,10 @@
-/* hal_flash for the bootloader fuzz target: the whole flash of the qemu-m4 layout as a RAM
- * array, with the NOR rules hal_flash_emu.c enforces (erase by sector to 0xFF, program only
- * erased bytes, aligned), and the bootloader's promise checked: nothing it does may erase or
- * program outside an application or model slot, so such an operation aborts (a finding).
+/* The fuzz targets' flash: the whole flash of the qemu-m4 layout as a RAM array, behind the
+ * emulator's own hal_flash (firmware/hal/flash_emu/hal_flash_ram.c: the NOR rules), with
+ * the firmware's promise checked: an erase or program outside what the guard allows (by
+ * default the application and model slots) aborts (a finding).
  *
- * The array is exactly HUSH_FLASH_SIZE bytes, so AddressSanitizer reports any read past the
- * flash (hal_flash_ptr may point one past its end, never further). fuzz_flash_reset() puts
- * the bytes written since the last reset back to erased. */
+ * The array is exactly HUSH_FLASH_SIZE bytes, so AddressSanitizer reports any access past
+ * the flash. fuzz_flash_reset() puts the bytes written since the last reset back to erased. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +13,7 @@
 #include "flash_layout.h"
 #include "fuzz_flash_stub.h"
 #include "hal_flash.h"
+#include "hal_flash_ram.h"
 
 static uint8_t flash[HUSH_FLASH_SIZE];
 static uint32_t dirty_from = HUSH_FLASH_SIZE, dirty_to;
@@ -30,11 +30,18 @@ static void touch(uint32_t offset, size_t len)
 }
 
 /* Abort unless [offset, offset + len) lies in one application or model slot. */
-static void check_slot(uint32_t offset, size_t len)
+static void slots_only(uint32_t offset, size_t len)
 {
     if (boot_writable_region(offset, (uint32_t)len) < 0) {
         abort();
     }
+}
+
+static fuzz_flash_guard guard = slots_only;
+
+void fuzz_flash_set_guard(fuzz_flash_guard g)
+{
+    guard = g != NULL ? g : slots_only;
 }
 
 void fuzz_flash_reset(void)
@@ -61,60 +68,43 @@ uint8_t *fuzz_flash_bytes(uint32_t offset)
     return flash + offset;
 }
 
+/* The first call powers the flash on, erased; later ones (an application's, after a reset)
+ * find it as it is. */
 int hal_flash_init(int load)
 {
+    static int powered;
     (void)load;
-    memset(flash, 0xFF, sizeof flash);
-    dirty_from = HUSH_FLASH_SIZE;
-    dirty_to = 0;
+    if (!powered) {
+        memset(flash, 0xFF, sizeof flash);
+        dirty_from = HUSH_FLASH_SIZE;
+        dirty_to = 0;
+        powered = 1;
+    }
     return HAL_FLASH_OK;
-}
-
-int hal_flash_erase(uint32_t offset)
-{
-    if (offset % HUSH_FLASH_SECTOR != 0u) {
-        return HAL_FLASH_E_ALIGN;
-    }
-    if (offset >= HUSH_FLASH_SIZE || offset < HUSH_REGION_BOOT_SIZE) {
-        return HAL_FLASH_E_RANGE;
-    }
-    check_slot(offset, HUSH_FLASH_SECTOR);
-    ops++;
-    memset(flash + offset, 0xFF, HUSH_FLASH_SECTOR);
-    touch(offset, HUSH_FLASH_SECTOR);
-    return HAL_FLASH_OK;
-}
-
-int hal_flash_program(uint32_t offset, const uint8_t *data, size_t len)
-{
-    if (offset % HUSH_FLASH_WRITE_ALIGN != 0u || len % HUSH_FLASH_WRITE_ALIGN != 0u) {
-        return HAL_FLASH_E_ALIGN;
-    }
-    if (offset < HUSH_REGION_BOOT_SIZE || offset > HUSH_FLASH_SIZE ||
-        len > HUSH_FLASH_SIZE - offset) {
-        return HAL_FLASH_E_RANGE;
-    }
-    check_slot(offset, len);
-    for (size_t i = 0; i < len; ++i) {
-        if (flash[offset + i] != 0xFFu) {
-            return HAL_FLASH_E_NOT_ERASED;
-        }
-    }
-    ops++;
-    memcpy(flash + offset, data, len);
-    touch(offset, len);
-    return HAL_FLASH_OK;
-}
-
-const uint8_t *hal_flash_ptr(uint32_t offset)
-{
-    if (offset > HUSH_FLASH_SIZE) {
-        abort();
-    }
-    return flash + offset;
 }
 
 uint32_t hal_flash_ops(void)
 {
     return ops;
+}
+
+uint8_t *hal_flash_ram_at(uint32_t offset)
+{
+    if (offset > HUSH_FLASH_SIZE) {
+        abort(); /* one past the end at most, like any pointer into an array */
+    }
+    return flash + offset;
+}
+
+size_t hal_flash_ram_begin(uint32_t offset, size_t len)
+{
+    guard(offset, len);
+    ops++;
+    return len;
+}
+
+int hal_flash_ram_end(uint32_t offset, size_t done)
+{
+    touch(offset, done);
+    return HAL_FLASH_OK;
 }

@@ -13,11 +13,12 @@
 static _Alignas(8) uint8_t fuzz_reply_decoder_mem[HUSH_FRAME_DECODER_MEM_BYTES];
 
 /* `reply` holds `n` bytes of a buffer of `cap`; n == 0 means no reply. Aborts on anything
- * else than one well-formed reply frame. */
-static void fuzz_check_reply(const uint8_t *reply, size_t cap, size_t n)
+ * else than one well-formed reply frame; returns the decoded frame (header first, valid until
+ * the next call), or NULL for no reply. */
+static const uint8_t *fuzz_check_reply(const uint8_t *reply, size_t cap, size_t n)
 {
     if (n == 0) {
-        return;
+        return NULL;
     }
     if (n > cap || reply[n - 1] != 0 || memchr(reply, 0, n - 1) != NULL) {
         abort();
@@ -33,6 +34,7 @@ static void fuzz_check_reply(const uint8_t *reply, size_t cap, size_t n)
     if (r != HUSH_FRAME_READY || !(frame[HUSH_PROTO_HDR_OPCODE_OFFSET] & HUSH_PROTO_REPLY_FLAG)) {
         abort();
     }
+    return frame;
 }
 
 #endif

@@ -6,7 +6,9 @@ Seeds are valid inputs of each kind, so the fuzzer starts from the interesting p
 frames for the decoder, every command with sensible arguments for the command handler, the
 small test models for the model loader (the shipped model is added at run time), and small
 MCUboot images made by imgtool (hushkit.flash_image.sign) for the bootloader, signed with a
-fixed test key whose public half boot_key/hush_boot_key.h builds into fuzz_boot.
+fixed test key whose public half boot_key/hush_boot_key.h builds into fuzz_boot. The command
+handler also gets `hushkit model push` sessions (erase, write in chunks, hash, activate) of
+a tiny model that the firmware accepts (push_seeds.py).
 """
 
 from __future__ import annotations
@@ -215,13 +217,17 @@ def main() -> None:
             (p.Opcode.PROCESS, process(1, seed=3)),
         ]),
     }
+    import sys
+
+    sys.path.insert(0, str(HERE))
+    sys.path.insert(0, str(HERE.parent))
+    import push_seeds
+
+    commands.update(push_seeds.push_sessions(FUZZ_KEY_SEED))
     (HERE / "corpus" / "commands").mkdir(parents=True, exist_ok=True)
     for name, data in commands.items():
         (HERE / "corpus" / "commands" / name).write_bytes(data)
 
-    import sys
-
-    sys.path.insert(0, str(HERE))
     boot, signed_image = boot_seeds()
     for target, seeds in (("boot", boot), ("host", host_seeds(signed_image))):
         (HERE / "corpus" / target).mkdir(parents=True, exist_ok=True)
@@ -229,7 +235,6 @@ def main() -> None:
             (HERE / "corpus" / target / name).write_bytes(data)
 
     # Model seeds: the small recurrent test models (TensorFlow converts them once; cached).
-    sys.path.insert(0, str(HERE.parent))
     import tflite_fixtures as fx
 
     (HERE / "corpus" / "model").mkdir(parents=True, exist_ok=True)

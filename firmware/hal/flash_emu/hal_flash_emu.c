@@ -7,8 +7,9 @@
  * and every erase/program is applied to memory and written through to the file, so the flash
  * survives emulator restarts.
  *
- * NOR rules are enforced here as a real part would: erase by sector to 0xFF, program only on
- * erased bytes, aligned to HUSH_FLASH_WRITE_ALIGN.
+ * The NOR rules (erase by sector to 0xFF, program only on erased bytes, aligned to
+ * HUSH_FLASH_WRITE_ALIGN) are hal_flash_ram.c's, shared with the host fuzz builds; this file
+ * is its backend: where the image lies, the host file, the power cuts.
  *
  * Power cuts: with "cut=N", operation number N (counted from power-on across resets) is done
  * half-way (the first half of the sector or of the bytes) and the emulator then exits with
@@ -19,6 +20,7 @@
 
 #include "flash_layout.h"
 #include "hal_flash.h"
+#include "hal_flash_ram.h"
 #include "hal_sys.h"
 #include "hush_mailbox.h"
 
@@ -34,6 +36,7 @@
 #define CMDLINE_BYTES            256u
 
 static int s_handle = -1;
+static int s_cut; /* the operation under way is the one that loses power */
 
 static int semihost(uint32_t op, void *arg)
 {
@@ -43,7 +46,7 @@ static int semihost(uint32_t op, void *arg)
     return (int)r0;
 }
 
-static uint8_t *mem(uint32_t offset)
+uint8_t *hal_flash_ram_at(uint32_t offset)
 {
     return (uint8_t *)(uintptr_t)(HUSH_FLASH_BASE + offset);
 }
@@ -63,7 +66,8 @@ static int store(uint32_t offset, size_t len)
         return HAL_FLASH_E_IO;
     }
     uint32_t seek[2] = {(uint32_t)s_handle, offset};
-    uint32_t write[3] = {(uint32_t)s_handle, (uint32_t)(uintptr_t)mem(offset), (uint32_t)len};
+    uint32_t write[3] = {(uint32_t)s_handle, (uint32_t)(uintptr_t)hal_flash_ram_at(offset),
+                         (uint32_t)len};
     if (semihost(SH_SYS_SEEK, seek) != 0 || semihost(SH_SYS_WRITE, write) != 0) {
         return HAL_FLASH_E_IO;
     }
@@ -96,7 +100,7 @@ int hal_flash_init(int load)
         /* Everything above the running bootloader: the file is the truth after a reset. */
         const uint32_t from = HUSH_REGION_BOOT_SIZE;
         uint32_t seek[2] = {(uint32_t)s_handle, from};
-        uint32_t read[3] = {(uint32_t)s_handle, (uint32_t)(uintptr_t)mem(from),
+        uint32_t read[3] = {(uint32_t)s_handle, (uint32_t)(uintptr_t)hal_flash_ram_at(from),
                             HUSH_FLASH_SIZE - from};
         if (semihost(SH_SYS_SEEK, seek) != 0 || semihost(SH_SYS_READ, read) != 0) {
             return HAL_FLASH_E_IO;
@@ -105,64 +109,23 @@ int hal_flash_init(int load)
     return HAL_FLASH_OK;
 }
 
-/* Count one operation; returns the bytes of it to carry out (len, or half at a power cut). */
-static size_t begin_op(size_t len, int *cut)
+/* Count one operation; at the power cut, carry out only the first half of it. */
+size_t hal_flash_ram_begin(uint32_t offset, size_t len)
 {
+    (void)offset;
     hush_mailbox *mb = hush_mailbox_get();
     mb->flash_ops++;
-    *cut = mb->power_cut_at != 0u && mb->flash_ops == mb->power_cut_at;
-    return *cut ? (len / 2u) & ~(size_t)(HUSH_FLASH_WRITE_ALIGN - 1u) : len;
+    s_cut = mb->power_cut_at != 0u && mb->flash_ops == mb->power_cut_at;
+    return s_cut ? (len / 2u) & ~(size_t)(HUSH_FLASH_WRITE_ALIGN - 1u) : len;
 }
 
-static void end_op(int cut)
+int hal_flash_ram_end(uint32_t offset, size_t done)
 {
-    if (cut) {
+    const int rc = store(offset, done);
+    if (s_cut) {
         hal_sys_exit(HAL_FLASH_POWER_CUT_EXIT);
     }
-}
-
-int hal_flash_erase(uint32_t offset)
-{
-    if (offset % HUSH_FLASH_SECTOR != 0u) {
-        return HAL_FLASH_E_ALIGN;
-    }
-    if (offset >= HUSH_FLASH_SIZE || offset < HUSH_REGION_BOOT_SIZE) {
-        return HAL_FLASH_E_RANGE;
-    }
-    int cut;
-    const size_t n = begin_op(HUSH_FLASH_SECTOR, &cut);
-    memset(mem(offset), 0xFF, n);
-    const int rc = store(offset, n);
-    end_op(cut);
     return rc;
-}
-
-int hal_flash_program(uint32_t offset, const uint8_t *data, size_t len)
-{
-    if (offset % HUSH_FLASH_WRITE_ALIGN != 0u || len % HUSH_FLASH_WRITE_ALIGN != 0u) {
-        return HAL_FLASH_E_ALIGN;
-    }
-    if (offset < HUSH_REGION_BOOT_SIZE || offset > HUSH_FLASH_SIZE ||
-        len > HUSH_FLASH_SIZE - offset) {
-        return HAL_FLASH_E_RANGE;
-    }
-    const uint8_t *dst = mem(offset);
-    for (size_t i = 0; i < len; ++i) {
-        if (dst[i] != 0xFFu) {
-            return HAL_FLASH_E_NOT_ERASED;
-        }
-    }
-    int cut;
-    const size_t n = begin_op(len, &cut);
-    memcpy(mem(offset), data, n);
-    const int rc = store(offset, n);
-    end_op(cut);
-    return rc;
-}
-
-const uint8_t *hal_flash_ptr(uint32_t offset)
-{
-    return mem(offset);
 }
 
 uint32_t hal_flash_ops(void)
