@@ -7,7 +7,9 @@
  * IWDGRSTF and the reason is the phase the record held when it fired.
  *
  * Builds for the STM32 boards; not run on hardware yet, and QEMU's netduinoplus2 does not
- * emulate the IWDG (its registers read 0, writes are ignored).
+ * emulate the IWDG (its registers read 0, writes are ignored), so there it never fires. The
+ * register sequence is tested on the host against a model of the IWDG and RCC_CSR
+ * (tests/c/iwdg/, tests/test_watchdog_iwdg.py).
  */
 #include <stdint.h>
 
@@ -35,15 +37,27 @@
 #define RCC_CSR_RMVF     (1u << 24)
 #define RCC_CSR_IWDGRSTF (1u << 29)
 
+/* PR and RLR take a write only once the previous update has crossed into the LSI domain
+ * (SR's PVU / RVU clear): a write while it is under way is ignored. */
+static void wait_not_busy(void)
+{
+    for (uint32_t i = 0; i < IWDG_BUSY_POLLS && (IWDG_SR & IWDG_SR_BUSY) != 0u; ++i) {
+    }
+}
+
+/* Start (0xCCCC also forces the LSI on), then unlock PR and RLR (any key but 0x5555 locks
+ * them again, 0xCCCC included), set the time-out, and reload the counter with it once the
+ * update has landed. Called again (the bootloader's IWDG is already running, or a test build
+ * shortens the time-out) it waits for an update still in flight before writing. */
 void hal_watchdog_start(uint32_t timeout_ms)
 {
     const uint32_t ms = timeout_ms != 0u ? timeout_ms : HAL_WATCHDOG_TIMEOUT_MS;
     IWDG_KR = IWDG_KEY_START;
+    wait_not_busy();
     IWDG_KR = IWDG_KEY_UNLOCK;
     IWDG_PR = IWDG_PR_DIV32;
     IWDG_RLR = ms < IWDG_RLR_MAX ? ms : IWDG_RLR_MAX;
-    for (uint32_t i = 0; i < IWDG_BUSY_POLLS && (IWDG_SR & IWDG_SR_BUSY) != 0u; ++i) {
-    }
+    wait_not_busy();
     IWDG_KR = IWDG_KEY_FEED;
 }
 
