@@ -6,7 +6,9 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 import soundfile as sf
+import torch
 
 from hushkit.training import checkpoint, operating_point
 from hushkit.training.model import MaskNet, ModelArgs
@@ -54,3 +56,68 @@ def test_recommend_takes_the_smallest_shift_within_the_margins() -> None:
     assert operating_point.recommend(rows) == 2.0
     assert operating_point.recommend(rows, stoi_margin=0.005, si_sdr_margin=0.5) == 1.0
     assert operating_point.recommend(rows[:2]) is None
+
+
+def test_shifts_are_absolute_for_a_checkpoint_that_carries_one(tmp_path: Path) -> None:
+    """A shipped checkpoint has its shift folded in; the sweep takes it off first, so the same
+    network scores the same at the same shift whichever way it was saved."""
+    model = MaskNet(ModelArgs(hidden=8))
+    plain, shifted = tmp_path / "plain.pt", tmp_path / "shifted.pt"
+    checkpoint.save(plain, model)
+    with torch.no_grad():
+        model.fc_out.bias += 1.5
+    checkpoint.save(shifted, model, output_bias_shift=1.5)
+    clips = _tiny_set(tmp_path / "set")
+    a = operating_point.sweep(plain, clips, [0.0, 1.0])
+    b = operating_point.sweep(shifted, clips, [0.0, 1.0])
+    for ra, rb in zip(a, b, strict=True):
+        assert ra["stoi"] == pytest.approx(rb["stoi"], abs=1e-6)
+        assert ra["si_sdr"] == pytest.approx(rb["si_sdr"], abs=1e-4)
+
+
+def _bucket_row(shift: float, per_snr: dict[str, tuple[float, float]]) -> dict:
+    """A sweep row with one clip per bucket whose scores are the bucket's changes."""
+    clips = {
+        f"c{snr}": {
+            "snr": snr,
+            "stoi": d_stoi,
+            "si_sdr": d_sdr,
+            "d_stoi": d_stoi,
+            "d_si_sdr": d_sdr,
+        }
+        for snr, (d_stoi, d_sdr) in per_snr.items()
+    }
+    return {"shift": shift, "clips": clips, **operating_point._summarise(clips)}
+
+
+def test_snr_following_bound_takes_each_buckets_own_shift() -> None:
+    rows = [
+        _bucket_row(0.0, {"0": (0.02, 3.0), "15": (-0.01, -2.0)}),
+        _bucket_row(2.0, {"0": (0.01, 1.5), "15": (0.0, 0.2)}),
+    ]
+    bound = operating_point.snr_following_bound(rows)
+    assert bound["shift_per_snr"] == {"0": 0.0, "15": 2.0}
+    # Low SNR keeps shift 0's gain, high SNR gets shift 2's safety: better than either row.
+    assert bound["si_sdr"] == pytest.approx((3.0 + 0.2) / 2)
+    assert bound["worst_d_stoi"] == pytest.approx(0.0)
+    assert bound["si_sdr"] > max(r["si_sdr"] for r in rows)
+    # No shift keeps the 15 dB bucket within a zero margin: no bound.
+    assert operating_point.snr_following_bound(rows[:1]) is None
+
+
+@pytest.mark.slow
+def test_quality_adds_pesq_and_dnsmos_to_every_row(tmp_path: Path, capsys) -> None:
+    from hushkit.cli import main
+
+    ckpt = tmp_path / "m.pt"
+    checkpoint.save(ckpt, MaskNet(ModelArgs(hidden=8)), output_bias_shift=2.0)
+    set_dir = _tiny_set(tmp_path / "set")
+    main(["operating-point", str(ckpt), "--set", str(set_dir), "--shifts", "0,30", "--quality",
+          "--si-sdr-margin", "100", "--stoi-margin", "1", "--json"])  # fmt: skip
+    out = json.loads(capsys.readouterr().out)
+    for r in out["rows"]:
+        assert np.isfinite(r["pesq_wb"]) and 1.0 <= r["pesq_wb"] <= 4.7
+        assert "d_pesq_wb" in r["per_snr"]["0"]
+    # Wide margins: shift 0 is within them in every bucket, so the bound takes it everywhere.
+    assert out["snr_following_bound"]["shift_per_snr"] == {"0": 0.0, "10": 0.0}
+    assert out["recommended_shift"] == 0.0

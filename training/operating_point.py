@@ -8,6 +8,13 @@ each shift does to clean speech, and names the smallest shift whose worst bucket
 fall below the input by more than the given float margins. The margins are tighter than the
 do-no-harm bar (`hushkit eval`) on purpose: int8 loses a little more, and the int8 model is
 what has to pass.
+
+Shifts are absolute: a checkpoint that already carries a shift (`output_bias_shift`, as the
+shipped ones do) has it taken off first. `--quality` adds PESQ-WB and DNSMOS OVRL, and the
+report ends with the bound of an operating point that follows the input SNR: each SNR bucket
+at its own smallest shift within the margins, as if the SNR were known exactly. No SNR
+estimator on the device can do better than that row, so it says whether such a stage is worth
+building.
 """
 
 from __future__ import annotations
@@ -29,11 +36,32 @@ DEFAULT_STOI_MARGIN = 0.001
 DEFAULT_SI_SDR_MARGIN = 0.0
 
 
+def _scorer(quality: bool):
+    """clip -> the metrics of one output: STOI and SI-SDR, plus PESQ-WB and DNSMOS OVRL."""
+    from hushkit.training import metrics
+
+    dnsmos = metrics.Dnsmos() if quality else None
+
+    def score(clean: np.ndarray, out: np.ndarray) -> dict[str, float]:
+        s = {"stoi": metrics.stoi(clean, out), "si_sdr": metrics.si_sdr(clean, out)}
+        if dnsmos is not None:
+            s["pesq_wb"] = metrics.pesq_wb(clean, out)
+            s["dnsmos_ovrl"] = dnsmos(out)["dnsmos_ovrl"]
+        return s
+
+    return score
+
+
 def sweep(
-    checkpoint_path: str | Path, set_dir: str | Path, shifts: list[float], limit: int | None = None
+    checkpoint_path: str | Path,
+    set_dir: str | Path,
+    shifts: list[float],
+    limit: int | None = None,
+    quality: bool = False,
 ) -> list[dict]:
-    """One row per shift: mean STOI / SI-SDR, their change against the input per SNR bucket,
-    and clean-input STOI on every fourth clip."""
+    """One row per shift: mean scores, their change against the input per SNR bucket
+    (`d_<metric>`), clean-input STOI on every fourth clip, and each clip's own scores
+    (`clips`, for `snr_following_bound`)."""
     import torch
     from tqdm import tqdm
 
@@ -42,9 +70,11 @@ def sweep(
 
     clips = evaluate.load_set(set_dir, limit)
     base = checkpoint.load_model(checkpoint_path).eval()
-    ref = {
-        c.name: (metrics.stoi(c.clean, c.noisy), metrics.si_sdr(c.clean, c.noisy)) for c in clips
-    }
+    own_shift = float(checkpoint.load(checkpoint_path).get("output_bias_shift") or 0.0)
+    with torch.no_grad():
+        base.fc_out.bias -= own_shift
+    score = _scorer(quality)
+    ref = {c.name: score(c.clean, c.noisy) for c in clips}
 
     def run(model, x: np.ndarray) -> np.ndarray:
         return enhance_waveform(model, torch.from_numpy(x)[None])[0].numpy()
@@ -52,36 +82,60 @@ def sweep(
     rows = []
     for shift in shifts:
         model = copy.deepcopy(base)
-        buckets: dict[str, list[tuple[float, float]]] = defaultdict(list)
-        scores = []
+        per_clip = {}
         with torch.no_grad():
             model.fc_out.bias += shift
             for c in tqdm(clips, desc=f"shift {shift:+g}", unit="clip", leave=False):
-                out = run(model, c.noisy)
-                s = (metrics.stoi(c.clean, out), metrics.si_sdr(c.clean, out))
-                scores.append(s)
-                key = "all" if c.snr_db is None else evaluate._snr_label(c.snr_db)
-                buckets[key].append((s[0] - ref[c.name][0], s[1] - ref[c.name][1]))
+                s = score(c.clean, run(model, c.noisy))
+                per_clip[c.name] = {
+                    "snr": "all" if c.snr_db is None else evaluate._snr_label(c.snr_db),
+                    **s,
+                    **{f"d_{m}": v - ref[c.name][m] for m, v in s.items()},
+                }
             clean_stoi = [metrics.stoi(c.clean, run(model, c.clean)) for c in clips[::4]]
-        per_snr = {
-            k: {
-                "d_stoi": float(np.mean([d[0] for d in v])),
-                "d_si_sdr": float(np.mean([d[1] for d in v])),
-            }
-            for k, v in sorted(
-                buckets.items(), key=lambda kv: float(kv[0]) if kv[0] != "all" else 0
-            )
-        }
-        rows.append({
-            "shift": shift,
-            "stoi": float(np.mean([s[0] for s in scores])),
-            "si_sdr": float(np.mean([s[1] for s in scores])),
-            "clean_stoi": float(np.mean(clean_stoi)),
-            "per_snr": per_snr,
-            "worst_d_stoi": min(b["d_stoi"] for b in per_snr.values()),
-            "worst_d_si_sdr": min(b["d_si_sdr"] for b in per_snr.values()),
-        })  # fmt: skip
+        rows.append({"shift": shift, "clean_stoi": float(np.mean(clean_stoi)),
+                     **_summarise(per_clip), "clips": per_clip})  # fmt: skip
     return rows
+
+
+def _summarise(per_clip: dict[str, dict]) -> dict:
+    """Means over clips, per-SNR-bucket mean changes, and the worst bucket's changes."""
+    scores = list(per_clip.values())
+    names = [k for k in scores[0] if k != "snr" and not k.startswith("d_")]
+    buckets: dict[str, list[dict]] = defaultdict(list)
+    for s in scores:
+        buckets[s["snr"]].append(s)
+    per_snr = {
+        k: {f"d_{m}": float(np.mean([s[f"d_{m}"] for s in v])) for m in names}
+        for k, v in sorted(buckets.items(), key=lambda kv: float(kv[0]) if kv[0] != "all" else 0)
+    }
+    out = {m: float(np.mean([s[m] for s in scores])) for m in names}
+    out["per_snr"] = per_snr
+    out["worst_d_stoi"] = min(b["d_stoi"] for b in per_snr.values())
+    out["worst_d_si_sdr"] = min(b["d_si_sdr"] for b in per_snr.values())
+    return out
+
+
+def _within(d: dict, stoi_margin: float, si_sdr_margin: float) -> bool:
+    return d["d_stoi"] >= -stoi_margin and d["d_si_sdr"] >= -si_sdr_margin
+
+
+def snr_following_bound(
+    rows: list[dict],
+    stoi_margin: float = DEFAULT_STOI_MARGIN,
+    si_sdr_margin: float = DEFAULT_SI_SDR_MARGIN,
+) -> dict | None:
+    """Each SNR bucket at the smallest swept shift that keeps that bucket within the margins
+    (the SNR known exactly): the best an SNR-following operating point could score with these
+    shifts. None when some bucket has no such shift."""
+    chosen = {}
+    for snr in rows[0]["per_snr"]:
+        ok = [r for r in rows if _within(r["per_snr"][snr], stoi_margin, si_sdr_margin)]
+        if not ok:
+            return None
+        chosen[snr] = min(ok, key=lambda r: r["shift"])
+    per_clip = {name: chosen[s["snr"]]["clips"][name] for name, s in rows[0]["clips"].items()}
+    return {"shift_per_snr": {k: r["shift"] for k, r in chosen.items()}, **_summarise(per_clip)}
 
 
 def recommend(
@@ -98,22 +152,28 @@ def recommend(
     return min(ok) if ok else None
 
 
-def markdown(rows: list[dict]) -> str:
+def markdown(rows: list[dict], bound: dict | None = None) -> str:
+    """The sweep as a table; the SNR-following bound (if given) as its last row."""
     snrs = list(rows[0]["per_snr"]) if rows else []
-    head = ["shift", "STOI", "SI-SDR (dB)", "clean in: STOI", "worst ΔSTOI", "worst ΔSI-SDR (dB)"]
+    quality = bool(rows) and "pesq_wb" in rows[0]
+    head = ["shift", "STOI", "SI-SDR (dB)"] + (["PESQ-WB", "DNSMOS OVRL"] if quality else [])
+    head += ["clean in: STOI", "worst ΔSTOI", "worst ΔSI-SDR (dB)"]
     head += [f"{s} dB ΔSTOI / ΔSI-SDR" for s in snrs]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+
+    def cells(label: str, r: dict, clean: str) -> list[str]:
+        c = [label, f"{r['stoi']:.3f}", f"{r['si_sdr']:.2f}"]
+        c += [f"{r['pesq_wb']:.3f}", f"{r['dnsmos_ovrl']:.3f}"] if quality else []
+        c += [clean, f"{r['worst_d_stoi']:+.3f}", f"{r['worst_d_si_sdr']:+.2f}"]
+        return c + [f"{b['d_stoi']:+.3f} / {b['d_si_sdr']:+.2f}" for b in r["per_snr"].values()]
+
     for r in rows:
-        cells = [
-            f"{r['shift']:+g}",
-            f"{r['stoi']:.3f}",
-            f"{r['si_sdr']:.2f}",
-            f"{r['clean_stoi']:.3f}",
-            f"{r['worst_d_stoi']:+.3f}",
-            f"{r['worst_d_si_sdr']:+.2f}",
-        ]
-        cells += [f"{b['d_stoi']:+.3f} / {b['d_si_sdr']:+.2f}" for b in r["per_snr"].values()]
-        lines.append("| " + " | ".join(cells) + " |")
+        lines.append(
+            "| " + " | ".join(cells(f"{r['shift']:+g}", r, f"{r['clean_stoi']:.3f}")) + " |"
+        )
+    if bound is not None:
+        label = "per SNR (" + ", ".join(f"{k}: {v:+g}" for k, v in bound["shift_per_snr"].items())
+        lines.append("| " + " | ".join(cells(label + ")", bound, "–")) + " |")
     return "\n".join(lines)
 
 
@@ -125,7 +185,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog="example: hushkit operating-point runs/default_ft/best_unshifted.pt "
         "--set data/heldout --shifts 1,1.5,2,3   (then set output_bias_shift in the config)",
     )
-    p.add_argument("checkpoint", help="float checkpoint (.pt), without a shift of its own")
+    p.add_argument(
+        "checkpoint", help="float checkpoint (.pt); a shift of its own is taken off first"
+    )
     p.add_argument("--set", required=True, dest="set_dir", help="folder with clean/ and noisy/")
     p.add_argument(
         "--shifts", default="0,1,1.5,2,2.5,3", help="comma-separated (default: %(default)s)"
@@ -135,6 +197,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="worst-bucket STOI drop allowed (default: %(default)s)")  # fmt: skip
     p.add_argument("--si-sdr-margin", type=argtypes.float_range(0.0), default=DEFAULT_SI_SDR_MARGIN,
                    help="worst-bucket SI-SDR drop allowed, dB (default: %(default)s)")  # fmt: skip
+    p.add_argument("--quality", action="store_true",
+                   help="also score PESQ-WB and DNSMOS OVRL (slower)")  # fmt: skip
     p.add_argument("--json", action="store_true", help="print the rows as JSON")
     p.set_defaults(func=_cli)
 
@@ -148,13 +212,15 @@ def _cli(args: argparse.Namespace) -> int:
         raise InputError(f"--shifts {args.shifts!r}: give numbers separated by commas") from None
     if not shifts:
         raise InputError("--shifts: give at least one shift")
-    rows = sweep(args.checkpoint, args.set_dir, sorted(shifts), args.limit)
+    rows = sweep(args.checkpoint, args.set_dir, sorted(shifts), args.limit, args.quality)
     best = recommend(rows, args.stoi_margin, args.si_sdr_margin)
+    bound = snr_following_bound(rows, args.stoi_margin, args.si_sdr_margin)
     if args.json:
-        json.dump({"rows": rows, "recommended_shift": best}, sys.stdout, indent=2)
+        out = {"rows": rows, "recommended_shift": best, "snr_following_bound": bound}
+        json.dump(out, sys.stdout, indent=2)
         print()
         return 0
-    print(markdown(rows))
+    print(markdown(rows, bound))
     if best is None:
         print(
             "no shift keeps every SNR bucket within the margins: try larger shifts", file=sys.stderr
