@@ -322,7 +322,7 @@ static inline void addsub_s8(const hush_kern_addsub *p, const int8_t *a, const i
         const int32_t sa = mul_by_qm(wrap_shl(off1 + a[i], ls), m1, s1);
         const int32_t sb = mul_by_qm(wrap_shl(off2 + b[i], ls), m2, s2);
         const int32_t raw = sign > 0 ? wrap_add(sa, sb) : wrap_sub(sa, sb);
-        out[i] = (int8_t)clamp32(mul_by_qm(raw, mo, so) + out_off, lo, hi);
+        out[i] = (int8_t)clamp32(wrap_add(mul_by_qm(raw, mo, so), out_off), lo, hi);
     }
 }
 
@@ -364,7 +364,7 @@ void hush_kern_mul_s8(const hush_kern_mul *p, const int8_t *a, const int8_t *b, 
     }
     for (int32_t i = 0; i < n; ++i) {
         const int32_t prod = (off1 + a[i]) * (off2 + b[i]);
-        out[i] = (int8_t)clamp32(out_off + mul_by_qm(prod, mo, so), lo, hi);
+        out[i] = (int8_t)clamp32(wrap_add(out_off, mul_by_qm(prod, mo, so)), lo, hi);
     }
 }
 
@@ -372,7 +372,7 @@ void hush_kern_requant_s8(const hush_kern_requant *p, const int8_t *in, int8_t *
 {
     for (int32_t i = 0; i < n; ++i) {
         const int32_t x = (int32_t)in[i] - p->input_zero_point;
-        const int32_t y = mul_by_qm(x, p->multiplier, p->shift) + p->output_zero_point;
+        const int32_t y = wrap_add(mul_by_qm(x, p->multiplier, p->shift), p->output_zero_point);
         out[i] = (int8_t)clamp32(y, INT8_MIN, INT8_MAX);
     }
 }
