@@ -2,7 +2,9 @@
 
     hushkit flash --port socket://127.0.0.1:PORT build/firmware/qemu-m4-slot0/firmware.img
 
-Steps: read the device's identity (an application is first asked to reboot into the
+First, before any port is opened, the host checks the images itself (structure and hash;
+with `--key KEY.pem` also their Ed25519 signature) and refuses a bad one in one line.
+Then: read the device's identity (an application is first asked to reboot into the
 bootloader); refuse an image built for another target; pick the application slot that is
 not running (updates never touch the running image) and the image built for it; for each
 sector, skip it when the device's hash of it already matches, else erase and write it, retrying
@@ -60,6 +62,9 @@ class FlashResult:
     payload_bytes: int = 0  # image bytes sent in FLASH_WRITE frames
     wire_bytes: int = 0  # every byte sent and received, frames and all
     signature_check: str = ""  # a keyed bootloader: "signature checked in N instructions"
+    host_check: str = ""  # the host's own check of the image before sending it
+    image_security_counter: int | None = None  # the image's protected SEC_CNT
+    device_security_counter: int | None = None  # the device's stored counter afterwards
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -139,6 +144,7 @@ def flash(
     except (ValueError, flash_image.ImageError) as exc:
         raise FlashError(str(exc)) from exc
     some = next(iter(images.values()))
+    _refuse_below_counter(client, some.security_counter)
     if some.target != ident.target:
         raise FlashError(
             f"{image_path} is built for target {some.target!r}, the device is {ident.target!r}: "
@@ -150,6 +156,7 @@ def flash(
         if slot.image_hash == image.sha256.hex() and slot.state == p.SlotState.CONFIRMED:
             # Already running this very image: nothing to write, just start it again.
             result = FlashResult(slot=name, image_sha256=image.sha256.hex())
+            result.image_security_counter = image.security_counter
             result.chunks_skipped = -(-len(image.data) // layout.sector)
             client.boot()
             return _finish(client, result, ident, slot.index, start, wait_confirm)
@@ -164,6 +171,7 @@ def flash(
     if len(image.data) > layout.max_image_size(region):
         raise FlashError(f"image of {len(image.data)} bytes does not fit slot {region.name}")
     result = FlashResult(slot=region.name, image_sha256=image.sha256.hex())
+    result.image_security_counter = image.security_counter
     _write_image(client, image.data, region, layout, result, progress)
     whole = _retrying(result, "verify", lambda: client.hash(region.start, len(image.data)))
     if whole != hashlib.sha256(image.data).digest():
@@ -171,6 +179,23 @@ def flash(
     result.signature_check = _retrying(result, "mark pending", lambda: client.mark_pending(index))
     client.boot()
     return _finish(client, result, ident, index, start, wait_confirm)
+
+
+def _refuse_below_counter(client: FlashClient, counter: int | None) -> None:
+    """Refuse, before writing anything, an image a keyed device would refuse anyway: its
+    security counter is below the one the device stores (it would never boot)."""
+    stored = _retrying(
+        FlashResult(slot="", image_sha256=""), "security counter", client.security_counter
+    )
+    if stored is None or not stored["keyed"] or (counter or 0) >= stored["value"]:
+        return
+    err = FlashError(
+        f"the image's security counter {counter or 0} is below the device's "
+        f"{stored['value']}: it would never boot (build it with `--security-counter "
+        f"{stored['value']}` or higher)"
+    )
+    err.status = p.Status.DOWNGRADE
+    raise err
 
 
 def _write_image(client, data, region, layout, result, progress) -> None:
@@ -238,6 +263,11 @@ def _finish(client, result, ident, index, start, wait_confirm) -> FlashResult:
             ) from exc
     else:
         result.state = "pending"
+    try:
+        counter = _retrying(result, "security counter", client.security_counter)
+    except FlashError:
+        counter = None  # the image is in and confirmed; only the report lacks the figure
+    result.device_security_counter = None if counter is None else counter["value"]
     result.seconds = time.monotonic() - start
     return result
 
@@ -247,12 +277,30 @@ def run_flash(args: argparse.Namespace) -> int:
         from hushkit import flash_stm32
 
         return flash_stm32.run(args)
+    from hushkit import flash_verify
+
+    # Before any port is opened: a bad image never reaches the device.
+    try:
+        checks = flash_verify.precheck_build(args.image, args.key)
+    except (flash_image.ImageError, ValueError) as exc:
+        raise FlashError(f"{args.image} refused by the host check: {exc}") from None
+    check = next(iter(checks.values())).summary
+    if not args.json:
+        print(check, file=sys.stderr)
+
+    def operation(client: FlashClient) -> FlashResult:
+        result = flash(client, args.image, progress=not args.json)
+        result.host_check = check
+        return result
+
     return run_over_link(
         args,
-        lambda client: flash(client, args.image, progress=not args.json),
+        operation,
         lambda r: f"flashed {r.slot}: {r.bytes_written} bytes written, {r.chunks_skipped} "
         f"sectors unchanged, {r.retries} retries, {r.seconds:.1f} s; image "
-        f"{r.image_sha256[:16]}… {r.state}",
+        f"{r.image_sha256[:16]}… {r.state}"
+        + (f"; device security counter {r.device_security_counter}"
+           if r.device_security_counter is not None else ""),
     )
 
 
@@ -287,6 +335,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="hushkit",
         help="hushkit: through hushkit's bootloader (default); stm32: a bare STM32's ROM "
         "bootloader (AN3155, first flash of a .bin, e.g. the bootloader)",
+    )
+    parser.add_argument(
+        "--key",
+        type=Path,
+        default=None,
+        help="Ed25519 key (public or private PEM) the images must be signed with: the host "
+        "verifies their signature before opening the port. Without it only their structure "
+        "and hash are checked",
     )
     parser.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     parser.add_argument("--trace", action="store_true", help="hex-dump the traffic to stderr")

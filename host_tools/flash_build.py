@@ -107,6 +107,10 @@ def build_all(
         "application": {"elf": str(app.elf), "bin": str(app.elf.with_suffix(".bin"))},
         "images": {name: str(path) for name, path in images.items()},
         "signed": sign_key is not None,
+        # The images' protected IMAGE_TLV_SEC_CNT, read back from them (None: no counter).
+        "security_counter": {
+            name: flash_image.load(path).security_counter for name, path in images.items()
+        },
         "memory": {
             "bootloader": firmware_build.memory_usage(boot),
             "application": firmware_build.memory_usage(app.elf),
@@ -142,7 +146,9 @@ def run_build_json(args: argparse.Namespace) -> int:
     print(f"bootloader: {result['bootloader']['bin']}"
           + (" (boots only images signed with the key)" if result["signed"] else ""))
     for name, path in result["images"].items():
-        print(f"{name}: {path}" + (" (signed)" if result["signed"] else ""))
+        counter = result["security_counter"][name]
+        print(f"{name}: {path}" + (" (signed)" if result["signed"] else "")
+              + (f", security counter {counter}" if counter is not None else ""))
     return 0
 
 
@@ -169,6 +175,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=None,
         metavar="N",
-        help="security counter of the slot images (protected TLV); a keyed bootloader refuses "
-        "an image whose counter is lower than the one it has",
+        help="security counter of the slot images (protected TLV). A keyed bootloader stores "
+        "the counter of every image it confirms (it only grows, and on a real board it cannot "
+        "be lowered again) and never boots an image whose counter is lower",
     )

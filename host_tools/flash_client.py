@@ -1,4 +1,5 @@
-"""The flash commands of the protocol: IDENTIFY, FLASH_ERASE/WRITE/HASH, MARK_PENDING, BOOT.
+"""The flash commands of the protocol: IDENTIFY, FLASH_ERASE/WRITE/HASH, MARK_PENDING, BOOT,
+SECURITY_COUNTER.
 
 `FlashClient(link)` is a DeviceClient with one method per flash command; `identify()` works
 against the bootloader and the application alike and says which one answered.
@@ -107,6 +108,18 @@ def parse_identity(payload: bytes) -> Identity:
     )
 
 
+def security_counter(client: DeviceClient) -> dict | None:
+    """The stored anti-rollback counter {value, records, capacity, keyed}, or None from
+    firmware that predates SECURITY_COUNTER."""
+    try:
+        reply = client.transact(p.Opcode.SECURITY_COUNTER)
+    except DeviceError as exc:
+        if exc.status in (p.Status.UNKNOWN_OPCODE, p.Status.NO_BOOTLOADER):
+            return None
+        raise
+    return payloads.SECURITY_COUNTER_REPLY.unpack(reply)
+
+
 class FlashClient(DeviceClient):
     def identify(self) -> Identity:
         return parse_identity(self.transact(p.Opcode.IDENTIFY))
@@ -129,6 +142,11 @@ class FlashClient(DeviceClient):
         request = payloads.MARK_PENDING_REQUEST.pack(region=region)
         reply = self.transact(p.Opcode.MARK_PENDING, request)
         return reply.decode("ascii", errors="replace").strip("\x00")
+
+    def security_counter(self) -> dict | None:
+        """The device's stored anti-rollback counter (SECURITY_COUNTER: value, records,
+        capacity, keyed), or None from firmware that does not know the command."""
+        return security_counter(self)
 
     def boot(self) -> None:
         """Reset the device from the bootloader (it then picks and starts a slot)."""

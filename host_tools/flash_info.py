@@ -10,7 +10,7 @@ import json
 from hushkit import flash_layout
 from hushkit import protocol as p
 from hushkit.client import DeviceClient, DeviceError
-from hushkit.flash_client import FlashClient, Identity, parse_identity
+from hushkit.flash_client import FlashClient, Identity, parse_identity, security_counter
 
 
 def identity(client: DeviceClient) -> Identity | None:
@@ -47,6 +47,7 @@ def describe(client: DeviceClient) -> dict:
             slots[ident.running_slot]["name"] if ident.running_slot is not None else None
         )
         out["flash_ops"] = ident.flash_ops
+        out["security_counter"] = security_counter(client) if ident.slots else None
     if out["mode"] == "application":
         info = client.info()
         out["target"] = info.target
@@ -73,6 +74,10 @@ def show(client: DeviceClient, as_json: bool, format_app) -> int:
         if s["kind"] in ("app", "model"):
             image = f"{s['version']} sha256 {s['image_hash'][:16]}…" if s["image_hash"] else "-"
             lines.append(f"slot {s['name']:<12} {s['state']:<10} {image}")
+    counter = desc.get("security_counter")
+    if counter is not None and counter["keyed"]:
+        left = counter["capacity"] - counter["records"]
+        lines.append(f"security counter  {counter['value']} ({left} raises left)")
     print("\n".join(lines))
     return 0
 

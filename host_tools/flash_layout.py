@@ -52,6 +52,15 @@ TLV_TARGET = 0xA0
 TRAILER_MAX_ALIGN = 8
 TRAILER_MAGIC = bytes.fromhex("77c295f360d2ef7f3552500f2cb67980")
 TRAILER_FLAG_SET = 0x01
+# The security counter (anti-rollback, MCUboot's MCUBOOT_HW_ROLLBACK_PROT in spirit) lives in
+# the last sector of the state region, which only the bootloader's code writes and nothing
+# ever erases: append-only records of 16 bytes, {SECCNT_MAGIC, value, ~value, ~SECCNT_MAGIC}
+# (u32, little-endian), each programmed once into erased flash. The stored counter is the
+# largest value of the records that read back whole; a record torn by a power cut (only some
+# of its bits cleared) fails the complement checks and is skipped, so the counter can only
+# grow. 4096 / 16 = 256 raises per device.
+SECCNT_MAGIC = 0x544E4353  # "SCNT"
+SECCNT_RECORD_SIZE = 16
 
 
 class SlotKind(enum.IntEnum):
@@ -98,6 +107,12 @@ class FlashLayout:
     def model_slots(self) -> list[Region]:
         return self.kind(SlotKind.MODEL)
 
+    @property
+    def seccnt_start(self) -> int:
+        """Offset of the security counter's sector: the state region's last one."""
+        state = self.region("state")
+        return state.start + state.size - self.sector
+
     def max_image_size(self, slot: Region) -> int:
         """Image bytes a slot holds: all of it but its last sector (the trailer's)."""
         return slot.size - self.sector
@@ -112,6 +127,10 @@ class FlashLayout:
             raise ValueError(f"{self.target}: regions exceed the {self.size}-byte flash")
         if self.regions[0].kind != SlotKind.BOOT or self.regions[0].start != 0:
             raise ValueError(f"{self.target}: the bootloader must sit at the boot address")
+        if self.region("state").size < 2 * self.sector:
+            raise ValueError(
+                f"{self.target}: the state region needs two sectors (flags, security counter)"
+            )
 
 
 KB = 1024
@@ -129,7 +148,8 @@ LAYOUTS: dict[str, FlashLayout] = {
         mailbox_size=256,
         regions=(
             Region("boot", SlotKind.BOOT, 0x00000, 64 * KB),
-            Region("state", SlotKind.STATE, 0x10000, 4 * KB),
+            # Sector 0: the forced-bootloader flag; sector 1: the security counter.
+            Region("state", SlotKind.STATE, 0x10000, 8 * KB),
             Region("app0", SlotKind.APP, 0x20000, 320 * KB),
             Region("app1", SlotKind.APP, 0x70000, 320 * KB),
             Region("model0", SlotKind.MODEL, 0xC0000, 128 * KB),
@@ -227,6 +247,10 @@ def render_header(layout: FlashLayout) -> str:
         _define("HUSH_IMAGE_F_ROM_FIXED", f"0x{IMAGE_F_ROM_FIXED:X}u"),
         _define("HUSH_TRAILER_MAX_ALIGN", f"{TRAILER_MAX_ALIGN}u"),
         _define("HUSH_TRAILER_FLAG_SET", f"0x{TRAILER_FLAG_SET:02X}u"),
+        _define("HUSH_SECCNT_START", f"0x{layout.seccnt_start:08X}u", "security counter"),
+        _define("HUSH_SECCNT_SIZE", f"0x{layout.sector:X}u", "bytes, never erased"),
+        _define("HUSH_SECCNT_MAGIC", f"0x{SECCNT_MAGIC:08X}u"),
+        _define("HUSH_SECCNT_RECORD_SIZE", f"{SECCNT_RECORD_SIZE}u", "bytes"),
         "#define HUSH_TRAILER_MAGIC {" + ", ".join(f"0x{b:02X}" for b in TRAILER_MAGIC) + "}",
         "",
     ]

@@ -310,6 +310,18 @@ MODEL_ACTIVATE_REQUEST = Layout(
     ),
 )
 
+SECURITY_COUNTER_REPLY = Layout(
+    "SECURITY_COUNTER_REPLY",
+    "SECURITY_COUNTER reply payload (no request payload): the device's anti-rollback counter.",
+    (
+        Field("value", "I", "stored security counter: images with a lower SEC_CNT never boot"),
+        Field("records", "H", "counter records used in its flash sector"),
+        Field("capacity", "H", "records the sector holds (raises left: capacity - records)"),
+        Field("keyed", "B", "1 = the bootloader checks signatures and enforces the counter"),
+        Field("_pad", "3x"),
+    ),
+)
+
 # Data bytes one FLASH_WRITE carries: half a 4 KB sector, well inside the payload limit.
 FLASH_WRITE_CHUNK = 2048
 
@@ -328,6 +340,7 @@ LAYOUTS = (
     FLASH_HASH_REPLY,
     MARK_PENDING_REQUEST,
     MODEL_ACTIVATE_REQUEST,
+    SECURITY_COUNTER_REPLY,
     AUDIO_LOAD_REQUEST,
     AUDIO_START_REQUEST,
     AUDIO_STATUS_REPLY,

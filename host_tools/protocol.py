@@ -44,6 +44,7 @@ class Opcode(enum.IntEnum):
     BOOT = 0x15
     ENTER_BOOTLOADER = 0x16
     MODEL_ACTIVATE = 0x17  # application: validate the model in a model slot, switch to it
+    SECURITY_COUNTER = 0x18  # bootloader and application: the stored anti-rollback counter
     # The real-time audio path (hal_audio.h), 0x20-0x2F.
     AUDIO_LOAD = 0x20  # write input samples to the virtual codec's tape
     AUDIO_START = 0x21  # start capture -> per-hop pipeline -> playback
@@ -118,7 +119,7 @@ STATUS_MESSAGES: dict[Status, str] = {
     Status.WRONG_KEY: "the image is signed with another key than the one built into the "
     "bootloader",
     Status.DOWNGRADE: "the image is older (version or security counter) than the one on the "
-    "device: downgrades are refused",
+    "device, or below the security counter the device stores: downgrades are refused",
     Status.AUDIO_BUSY: "the real-time audio path is running: wait for it or send AUDIO_STOP",
     Status.AUDIO_NO_TAPE: "this target's audio codec has no tape (a real codec): nothing to "
     "load or read",

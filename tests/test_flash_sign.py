@@ -198,11 +198,13 @@ def test_keyed_bootloader_refuses_downgrades(rig, keyed, keyed_base, tmp_path):
         with pytest.raises(DeviceError) as err:
             client.mark_pending(sf.index("app0"))
         assert err.value.status == p.Status.DOWNGRADE
-        # Pending by a directly written trailer: dropped at boot, the newer image runs.
+        # Pending by a directly written trailer: never booted, the newer image runs. Its
+        # counter (1) is below the device's stored counter (2, raised when the first image
+        # was confirmed), so it reads INVALID whatever its trailer says.
         sf.write_pending_trailer(client, "app0")
         client.boot()
         assert _running(client) == ("app1", new_hash)
-        assert client.identify().slot(sf.index("app0")).state == p.SlotState.VALID
+        assert client.identify().slot(sf.index("app0")).state == p.SlotState.INVALID
     # The host reports the refusal in one line with the device's status.
     older = ff.copy(path, tmp_path / "g.bin")
     with rig.device(older) as (client, _):

@@ -12,6 +12,7 @@
 #include "boot_flash_cmd.h"
 #include "boot_identify.h"
 #include "boot_image.h"
+#include "boot_seccnt.h"
 #include "flash_layout.h"
 #include "hal_flash.h"
 #include "hush_mailbox.h"
@@ -96,6 +97,16 @@ size_t app_flash_handle(uint8_t opcode, uint16_t seq, const uint8_t *payload, si
         }
         return hush_frame_seal(reply, op, status, seq, n);
     }
+    case HUSH_OP_SECURITY_COUNTER:
+#ifdef HUSH_IMAGE_SLOT
+        if (len != 0) {
+            return reply_status(reply, op, seq, HUSH_STATUS_BAD_LENGTH);
+        }
+        return hush_frame_seal(reply, op, HUSH_STATUS_OK, seq,
+                               boot_seccnt_reply(hush_frame_payload(reply)));
+#else
+        return reply_status(reply, op, seq, HUSH_STATUS_NO_BOOTLOADER);
+#endif
     case HUSH_OP_MARK_PENDING:
     case HUSH_OP_BOOT:
         return reply_status(reply, op, seq, HUSH_STATUS_NOT_IN_BOOTLOADER);

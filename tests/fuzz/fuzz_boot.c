@@ -14,7 +14,8 @@
  *
  * Every input then runs what a reset does (watchdog rollback, boot-once flag, an application
  * confirming itself). Checked: every reply is one well-formed frame; nothing is erased or
- * programmed outside an application or model slot (fuzz_flash_stub.c); an image the
+ * programmed outside an application or model slot (fuzz_flash_stub.c); the security counter
+ * never falls across a reset; an image the
  * bootloader accepts lies inside its slot, with its header, body and TLVs in order. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@
 #include "boot_cmd.h"
 #include "boot_image.h"
 #include "boot_rollback.h"
+#include "boot_seccnt.h"
 #include "flash_layout.h"
 #include "fuzz_flash_stub.h"
 #include "hal_flash.h"
@@ -80,6 +82,7 @@ static void check_slot(unsigned index)
  * of a slot on trial confirming itself. */
 static void reset_device(void)
 {
+    const uint32_t counter = boot_seccnt_value();
     boot_rollback_check();
     fuzz_watchdog_reset = 0;
     for (unsigned i = 0; i < HUSH_FLASH_N_REGIONS; ++i) {
@@ -96,6 +99,9 @@ static void reset_device(void)
             (void)boot_confirm(i);
         }
         check_slot(i);
+    }
+    if (boot_seccnt_value() < counter) {
+        abort(); /* the security counter only grows */
     }
     /* Memory that is too small or not 8-byte aligned is refused. */
     if (boot_cmd_init(cmd_mem, 8, HUSH_REASON_REQUESTED) != NULL ||

@@ -41,7 +41,8 @@ typedef struct {
 extern const boot_region boot_regions[HUSH_FLASH_N_REGIONS];
 
 /* Verify the image in region `index` (header, target, address, SHA-256 and, when the
- * bootloader has a key, its signature: boot_sig.h) and read its trailer: fills *out (state
+ * bootloader has a key, its signature: boot_sig.h, and for an application its security
+ * counter against the stored one: boot_seccnt.h) and read its trailer: fills *out (state
  * EMPTY, INVALID, VALID, PENDING, TESTING or CONFIRMED; verdict says why INVALID). */
 void boot_slot_inspect(unsigned index, boot_slot_info *out);
 
@@ -56,7 +57,8 @@ int boot_trailer_erase(unsigned index); /* drop magic and flags */
 int boot_writable_region(uint32_t offset, uint32_t len);
 
 /* The application confirms the slot it runs from: erase the other application slot's trailer
- * (so it can never win over this one), then set image_ok. No-op unless TESTING. */
+ * (so it can never win over this one), set image_ok and, with a keyed bootloader, raise the
+ * security counter to the image's (boot_seccnt.h). No-op unless TESTING. */
 int boot_confirm(unsigned index);
 
 /* Start the application of region `index`: VTOR, MSP, reset handler. Does not return. */

@@ -4,6 +4,7 @@
 
 #include <string.h>
 
+#include "boot_seccnt.h"
 #include "boot_sig.h"
 #include "hal_flash.h"
 #include "hush_protocol.h"
@@ -134,6 +135,11 @@ static int verify(const boot_region *r, const uint8_t *img, boot_slot_info *out)
         return 0;
     }
     out->verdict = boot_sig_check(digest, out->keyhash, out->signature);
+    if (out->verdict == HUSH_STATUS_OK && r->kind == HUSH_SLOT_KIND_APP && boot_sig_keyed() &&
+        out->security_counter < boot_seccnt_value()) {
+        /* Older than an image this device already confirmed: never runs again. */
+        out->verdict = HUSH_STATUS_DOWNGRADE;
+    }
     return out->verdict == HUSH_STATUS_OK;
 }
 
@@ -240,5 +246,9 @@ int boot_confirm(unsigned index)
             }
         }
     }
-    return boot_trailer_set_image_ok(index);
+    const int rc = boot_trailer_set_image_ok(index);
+    if (rc != HAL_FLASH_OK || !boot_sig_keyed()) {
+        return rc;
+    }
+    return boot_seccnt_raise(info.security_counter);
 }

@@ -8,6 +8,7 @@
 #include "boot_identify.h"
 #include "boot_image.h"
 #include "boot_policy.h"
+#include "boot_seccnt.h"
 #include "boot_sig.h"
 #include "flash_layout.h"
 #include "hal_flash.h"
@@ -126,6 +127,12 @@ static size_t handle(boot_cmd_ctx *ctx, const uint8_t *frame, size_t len, uint8_
                               BOOT_WRITE_APP | BOOT_WRITE_MODEL, -1);
     case HUSH_OP_MARK_PENDING:
         return cmd_mark_pending(reply, op, seq, in, payload_len);
+    case HUSH_OP_SECURITY_COUNTER:
+        if (payload_len != 0) {
+            return reply_status(reply, op, seq, HUSH_STATUS_BAD_LENGTH, NULL);
+        }
+        return hush_frame_seal(reply, op, HUSH_STATUS_OK, seq,
+                               boot_seccnt_reply(hush_frame_payload(reply)));
     case HUSH_OP_BOOT:
         ctx->reset = 1;
         return reply_status(reply, op, seq, HUSH_STATUS_OK, NULL);

@@ -1,6 +1,6 @@
 /* boot_cmd: the bootloader's side of the flash commands (IDENTIFY, FLASH_ERASE, FLASH_WRITE,
- * FLASH_HASH, MARK_PENDING, BOOT). Writes are accepted only inside an application or model
- * slot, never over the bootloader or the state region. */
+ * FLASH_HASH, MARK_PENDING, BOOT, SECURITY_COUNTER). Writes are accepted only inside an
+ * application or model slot, never over the bootloader or the state region. */
 #ifndef BOOT_CMD_H
 #define BOOT_CMD_H
 

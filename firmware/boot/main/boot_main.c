@@ -10,7 +10,9 @@
  *   3. boot a PENDING slot once (set copy_done first), else the CONFIRMED one, else one
  *      that merely verifies (VALID); an image boots only if its SHA-256 and target match
  *      and, in a bootloader built with a public key, its Ed25519 signature verifies; such a
- *      bootloader also drops a PENDING image older than another one (boot_policy.h);
+ *      bootloader also drops a PENDING image older than another one (boot_policy.h), never
+ *      boots one whose security counter is below the stored counter (boot_seccnt.h), and
+ *      raises that counter to the CONFIRMED image's before starting it;
  *   4. with nothing bootable, stay and answer commands.
  * Every step is one erase or one program, each safe to lose power in: a torn header no
  * longer verifies, a torn trailer flag reads as not set.
@@ -22,6 +24,8 @@
 #include "boot_image.h"
 #include "boot_policy.h"
 #include "boot_rollback.h"
+#include "boot_seccnt.h"
+#include "boot_sig.h"
 #include "flash_layout.h"
 #include "hal_flash.h"
 #include "hal_sys.h"
@@ -40,6 +44,7 @@ static int choose_slot(void)
 {
     boot_rollback_check();
     int pending = -1, confirmed = -1, valid = -1;
+    uint32_t confirmed_counter = 0;
     for (unsigned i = 0; i < HUSH_FLASH_N_REGIONS; ++i) {
         if (boot_regions[i].kind != HUSH_SLOT_KIND_APP) {
             continue;
@@ -60,12 +65,18 @@ static int choose_slot(void)
             pending = (int)i;
         } else if (info.state == HUSH_SLOT_CONFIRMED && confirmed < 0) {
             confirmed = (int)i;
+            confirmed_counter = info.security_counter;
         } else if (info.state == HUSH_SLOT_VALID && valid < 0) {
             valid = (int)i;
         }
     }
     if (pending >= 0 && boot_trailer_set_copy_done((unsigned)pending) == HAL_FLASH_OK) {
         return pending;
+    }
+    if (confirmed >= 0 && boot_sig_keyed()) {
+        /* Normally raised by the image's confirm already; this covers a power cut between its
+         * image_ok and the raise. A full counter sector still boots the image. */
+        (void)boot_seccnt_raise(confirmed_counter);
     }
     return confirmed >= 0 ? confirmed : valid;
 }
