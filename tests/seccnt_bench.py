@@ -23,7 +23,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import flash_fixtures as ff  # noqa: E402
 import sign_fixtures as sf  # noqa: E402
-from test_seccnt import _set_copy_done, stored_counter  # noqa: E402
 
 from hushkit import firmware_build, flash_image, targets  # noqa: E402
 from hushkit import protocol as p  # noqa: E402
@@ -46,7 +45,7 @@ def counter_cases(rig: ff.FlashRig, keyed: sf.KeyedRig, work: Path) -> dict:
         sf.write_raw(client, raised, "app1")
         client.mark_pending(sf.index("app1"))
         out["0.1.1 (counter 5) written and marked pending"] = client.security_counter()["value"]
-        _set_copy_done(client, "app1")
+        sf.set_copy_done(client, "app1")
         client.boot()
         client.wait_identity(lambda i: i.mode == p.BootMode.APPLICATION)
         out["0.1.1 booted once, never confirmed (reverted)"] = client.security_counter()["value"]
@@ -84,7 +83,7 @@ def counter_cases(rig: ff.FlashRig, keyed: sf.KeyedRig, work: Path) -> dict:
         except (DeviceError, FlashError, OSError):
             pass
         emu.wait(10)
-    out["power cut in the raise 2 -> 5: stored (value, records)"] = list(stored_counter(torn))
+    out["power cut in the raise 2 -> 5: stored (value, records)"] = list(sf.stored_counter(torn))
     with rig.device(torn) as (client, _):
         client.wait_identity(lambda i: i.mode == p.BootMode.APPLICATION)
         out["after the restart"] = client.security_counter()["value"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import struct
 from pathlib import Path
 
 import flash_fixtures as ff
@@ -142,3 +143,30 @@ def verify_instructions(detail: str) -> int:
     return int(words[words.index("in") + 1])
 
 
+# ---- the security counter ---------------------------------------------------------------
+
+
+def stored_counter(flash_file: Path) -> tuple[int, int]:
+    """(counter, records not erased) read from an emulator flash file, as boot_seccnt.c."""
+    data = flash_file.read_bytes()
+    start, size = LAYOUT.seccnt_start, flash_layout.SECCNT_RECORD_SIZE
+    value = used = 0
+    for off in range(start, start + LAYOUT.sector, size):
+        rec = data[off : off + size]
+        if rec == b"\xff" * size:
+            continue
+        used += 1
+        magic, v, inv, inv_magic = struct.unpack("<4I", rec)
+        if magic == flash_layout.SECCNT_MAGIC and inv == v ^ 0xFFFFFFFF and (
+            inv_magic == flash_layout.SECCNT_MAGIC ^ 0xFFFFFFFF
+        ):
+            value = max(value, v)
+    return value, used
+
+
+def set_copy_done(client, slot: str) -> None:
+    """The trailer of a slot booted once and never confirmed (what a crash leaves)."""
+    region = LAYOUT.region(slot)
+    align = flash_layout.TRAILER_MAX_ALIGN
+    at = region.start + region.size - len(flash_layout.TRAILER_MAGIC) - 2 * align
+    client.write(at, bytes([flash_layout.TRAILER_FLAG_SET]) + b"\xff" * 7)

@@ -34,24 +34,6 @@ ROOT = Path(__file__).resolve().parent.parent
 HARNESS = ROOT / "tests" / "c" / "boot" / "seccnt_harness.c"
 
 
-def stored_counter(flash_file: Path) -> tuple[int, int]:
-    """(counter, records not erased) read from an emulator flash file, as boot_seccnt.c."""
-    data = flash_file.read_bytes()
-    start, size = LAYOUT.seccnt_start, flash_layout.SECCNT_RECORD_SIZE
-    value = used = 0
-    for off in range(start, start + LAYOUT.sector, size):
-        rec = data[off : off + size]
-        if rec == b"\xff" * size:
-            continue
-        used += 1
-        magic, v, inv, inv_magic = struct.unpack("<4I", rec)
-        if magic == flash_layout.SECCNT_MAGIC and inv == v ^ 0xFFFFFFFF and (
-            inv_magic == flash_layout.SECCNT_MAGIC ^ 0xFFFFFFFF
-        ):
-            value = max(value, v)
-    return value, used
-
-
 # ---- the records on a host RAM flash ------------------------------------------------------
 
 
@@ -226,14 +208,6 @@ def _counter(client) -> int:
     return reply["value"]
 
 
-def _set_copy_done(client, slot: str) -> None:
-    """The trailer of a slot booted once and never confirmed (what a crash leaves)."""
-    region = LAYOUT.region(slot)
-    align = flash_layout.TRAILER_MAX_ALIGN
-    at = region.start + region.size - len(flash_layout.TRAILER_MAGIC) - 2 * align
-    client.write(at, bytes([flash_layout.TRAILER_FLAG_SET]) + b"\xff" * 7)
-
-
 @pytest.mark.slow
 @pytest.mark.qemu
 def test_counter_rises_on_confirm_only_and_old_images_never_boot_again(rig, keyed, tmp_path):
@@ -249,7 +223,7 @@ def test_counter_rises_on_confirm_only_and_old_images_never_boot_again(rig, keye
         sf.write_raw(client, raised, "app1")
         client.mark_pending(sf.index("app1"))
         assert _counter(client) == 2
-        _set_copy_done(client, "app1")
+        sf.set_copy_done(client, "app1")
         assert client.identify().slot(sf.index("app1")).state == p.SlotState.TESTING
         client.boot()
         ident = client.wait_identity(lambda i: i.mode == p.BootMode.APPLICATION)
@@ -278,7 +252,7 @@ def test_counter_rises_on_confirm_only_and_old_images_never_boot_again(rig, keye
         assert err.value.status == p.Status.DOWNGRADE
         assert client.identify().flash_ops == ops
     # A power cycle keeps it (the flash file), and a new enough image goes in.
-    assert stored_counter(path) == (5, 2)
+    assert sf.stored_counter(path) == (5, 2)
     with rig.device(path) as (client, _):
         assert _counter(client) == 5
         assert flash(client, keyed.images["raised"], progress=False).state == "confirmed"
@@ -294,7 +268,7 @@ def test_power_cut_in_the_counter_raise_never_lowers_it(rig, keyed, tmp_path):
     with rig.device(count) as (client, _):
         assert flash(client, keyed.images["raised"], progress=False).device_security_counter == 5
         total = client.identify().flash_ops  # the raise is the update's last operation
-    assert stored_counter(count) == (5, 2)
+    assert sf.stored_counter(count) == (5, 2)
     torn = ff.copy(base, tmp_path / "torn.bin")
     # Operations count from the emulator's start, so the same update reaches the raise at
     # the same operation number: lose power in the middle of it.
@@ -302,10 +276,10 @@ def test_power_cut_in_the_counter_raise_never_lowers_it(rig, keyed, tmp_path):
         with pytest.raises((DeviceError, FlashError, OSError)):
             flash(client, keyed.images["raised"], progress=False)
         assert emu.wait(10) == ff.POWER_CUT_EXIT
-    value, records = stored_counter(torn)
+    value, records = sf.stored_counter(torn)
     assert (value, records) == (2, 2)  # half a record landed: it counts for nothing
     with rig.device(torn) as (client, _):
         ident = client.wait_identity(lambda i: i.mode == p.BootMode.APPLICATION)
         assert LAYOUT.regions[ident.running_slot].name == "app1"  # confirmed before the cut
         assert _counter(client) == 5  # the bootloader completed the raise
-    assert stored_counter(torn) == (5, 3)
+    assert sf.stored_counter(torn) == (5, 3)
