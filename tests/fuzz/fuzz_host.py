@@ -11,7 +11,7 @@ a finding. The first input byte picks a parser, the second how the rest is used:
 
     parsers fed bytes directly: frame decoding (COBS, CRC, header; plus an encode/decode
     round trip), resynchronising on junk, every reply layout, IDENTIFY and AUDIO_STATUS
-    parsing, MCUboot image files;
+    parsing, MCUboot image files (the reader and the host's pre-check);
     client commands against a fake serial port that plays the rest as the device's reply
     stream: INFO, STATS, SAFETY, SET, RESET, PROCESS (with and without taps), IDENTIFY,
     FLASH_HASH, MARK_PENDING, AUDIO_STATUS, AUDIO_READ and `hushkit info`'s description.
@@ -33,7 +33,15 @@ import numpy as np
 
 with atheris.instrument_imports(include=["hushkit"]):
     from hushkit import client as c
-    from hushkit import flash_client, flash_image, flash_info, framing, latency_device, payloads
+    from hushkit import (
+        flash_client,
+        flash_image,
+        flash_info,
+        flash_verify,
+        framing,
+        latency_device,
+        payloads,
+    )
     from hushkit import protocol as p
     from hushkit.errors import HushkitError
     from hushkit.transport import Link
@@ -122,15 +130,23 @@ COMMAND_NAMES = [
     ("process", (c.DeviceClient, [p.Opcode.PROCESS], lambda d: check_process(d, 2, False))),
     ("process_taps", (c.DeviceClient, [p.Opcode.PROCESS], lambda d: check_process(d, 1, True))),
     ("identify", (flash_client.FlashClient, [p.Opcode.IDENTIFY], lambda d: d.identify())),
-    ("flash_hash", (flash_client.FlashClient, [p.Opcode.FLASH_HASH],
-                    lambda d: d.hash(0x20000, 4096))),
-    ("mark_pending", (flash_client.FlashClient, [p.Opcode.MARK_PENDING],
-                      lambda d: d.mark_pending(2))),
-    ("describe", (flash_client.FlashClient, [p.Opcode.IDENTIFY, p.Opcode.INFO],
-                  flash_info.describe)),
+    (
+        "flash_hash",
+        (flash_client.FlashClient, [p.Opcode.FLASH_HASH], lambda d: d.hash(0x20000, 4096)),
+    ),
+    (
+        "mark_pending",
+        (flash_client.FlashClient, [p.Opcode.MARK_PENDING], lambda d: d.mark_pending(2)),
+    ),
+    (
+        "describe",
+        (flash_client.FlashClient, [p.Opcode.IDENTIFY, p.Opcode.INFO], flash_info.describe),
+    ),
     ("audio_status", (c.DeviceClient, [p.Opcode.AUDIO_STATUS], latency_device.audio_status)),
-    ("audio_read", (c.DeviceClient, [p.Opcode.AUDIO_READ],
-                    lambda d: latency_device.read_tape(d, 300))),
+    (
+        "audio_read",
+        (c.DeviceClient, [p.Opcode.AUDIO_READ], lambda d: latency_device.read_tape(d, 300)),
+    ),
 ]
 COMMANDS = [command for _, command in COMMAND_NAMES]
 
@@ -139,6 +155,15 @@ def parse_frame(data: bytes) -> None:
     frame = framing.decode_frame(data)
     if len(frame.payload) <= framing.MAX_PAYLOAD:
         assert framing.decode_frame(framing.encode_frame(frame)) == frame
+
+
+def parse_image(data: bytes) -> None:
+    """The image reader, then the pre-check `flash` and `model push` run before a port opens."""
+    try:
+        flash_image.parse(data)
+    except HushkitError:
+        pass
+    flash_verify.check_structure(data)
 
 
 def parse_layouts(data: bytes) -> None:
@@ -154,7 +179,7 @@ PARSER_NAMES = [
     ("layouts", parse_layouts),
     ("identify", flash_client.parse_identity),
     ("audio_status", latency_device._status),
-    ("image", flash_image.parse),
+    ("image", parse_image),
 ]
 PARSERS = [parser for _, parser in PARSER_NAMES]
 
