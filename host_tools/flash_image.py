@@ -58,26 +58,37 @@ class Image:
         return self.load_addr if self.flags & fl.IMAGE_F_ROM_FIXED else None
 
 
-def _tlvs(data: bytes, off: int, magic: int) -> tuple[dict[int, bytes], int]:
+def _tlvs(
+    data: bytes, off: int, magic: int, what: str = "", strict: bool = False
+) -> tuple[dict[int, bytes], int]:
+    """One TLV area: type -> first value, and the area's size. `strict` (the host pre-check)
+    also refuses an area smaller than its info header, a TLV running past the area's end and
+    an area ending inside a TLV header."""
+    area = f"{what} TLV area" if what else "TLV area"
     if off + TLV_INFO.size > len(data):
-        raise ImageError("image truncated: its TLV area is missing")
+        raise ImageError(f"image truncated: its {area} is missing")
     got, total = TLV_INFO.unpack_from(data, off)
     if got != magic:
-        raise ImageError(f"bad TLV area magic 0x{got:04x} (expected 0x{magic:04x})")
-    if off + total > len(data):
-        raise ImageError("image truncated inside its TLV area")
+        raise ImageError(f"bad {area} magic 0x{got:04x} (expected 0x{magic:04x})")
+    if off + total > len(data) or (strict and total < TLV_INFO.size):
+        raise ImageError(f"{area} of {total} bytes does not fit the image")
     out: dict[int, bytes] = {}
-    pos = off + TLV_INFO.size
-    while pos + TLV_HDR.size <= off + total:
+    pos, end = off + TLV_INFO.size, off + total
+    while pos + TLV_HDR.size <= end:
         kind, length = TLV_HDR.unpack_from(data, pos)
         pos += TLV_HDR.size
+        if strict and pos + length > end:
+            raise ImageError(f"a TLV runs past the end of the {area}")
         out.setdefault(kind, data[pos : pos + length])
         pos += length
+    if strict and pos < end:
+        raise ImageError(f"{area} ends inside a TLV header")
     return out, total
 
 
-def parse(data: bytes, path: Path | None = None) -> Image:
-    """Read an image and check its hash; raise ImageError on anything malformed."""
+def parse(data: bytes, path: Path | None = None, strict: bool = False) -> Image:
+    """Read an image and check its hash; raise ImageError on anything malformed. `strict`
+    walks each TLV area to its exact end (`_tlvs`)."""
     if len(data) < HEADER.size:
         raise ImageError("file too short for an MCUboot header")
     magic, load, hdr_size, prot_size, img_size, flags, vmaj, vmin, vrev, vbuild = (
@@ -90,10 +101,10 @@ def parse(data: bytes, path: Path | None = None) -> Image:
         raise ImageError(f"image truncated: header says {off} bytes of body, file has {len(data)}")
     prot: dict[int, bytes] = {}
     if prot_size:
-        prot, total = _tlvs(data, off, fl.TLV_PROT_INFO_MAGIC)
+        prot, total = _tlvs(data, off, fl.TLV_PROT_INFO_MAGIC, "protected", strict)
         if total != prot_size:
             raise ImageError("protected TLV size disagrees with the header")
-    tlvs, total = _tlvs(data, off + prot_size, fl.TLV_INFO_MAGIC)
+    tlvs, total = _tlvs(data, off + prot_size, fl.TLV_INFO_MAGIC, strict=strict)
     digest = tlvs.get(fl.TLV_SHA256)
     if digest is None or len(digest) != 32:
         raise ImageError("image has no SHA-256 TLV")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from hushkit import flash_image, flash_sign
 from hushkit import flash_layout as fl
-from hushkit.flash_image import HEADER, TLV_HDR, TLV_INFO, Image, ImageError
+from hushkit.flash_image import HEADER, Image, ImageError
 
 ED25519_SIG_BYTES = 64
 KEYHASH_BYTES = 32
@@ -33,45 +33,20 @@ class Precheck:
     @property
     def summary(self) -> str:
         counter = self.image.security_counter
-        return (
-            f"host check: structure ok, signature {self.signature}"
-            + (f", security counter {counter}" if counter is not None else "")
+        return f"host check: structure ok, signature {self.signature}" + (
+            f", security counter {counter}" if counter is not None else ""
         )
-
-
-def _walk(data: bytes, off: int, magic: int, what: str) -> int:
-    """Walk one TLV area to its end; returns its size. ImageError when malformed."""
-    if off + TLV_INFO.size > len(data):
-        raise ImageError(f"image truncated: its {what} TLV area is missing")
-    got, total = TLV_INFO.unpack_from(data, off)
-    if got != magic:
-        raise ImageError(f"bad {what} TLV area magic 0x{got:04x} (expected 0x{magic:04x})")
-    if total < TLV_INFO.size or off + total > len(data):
-        raise ImageError(f"{what} TLV area of {total} bytes does not fit the image")
-    pos, end = off + TLV_INFO.size, off + total
-    while pos < end:
-        if pos + TLV_HDR.size > end:
-            raise ImageError(f"{what} TLV area ends inside a TLV header")
-        _, length = TLV_HDR.unpack_from(data, pos)
-        pos += TLV_HDR.size + length
-        if pos > end:
-            raise ImageError(f"a TLV runs past the end of the {what} TLV area")
-    return total
 
 
 def check_structure(data: bytes, path: Path | None = None) -> Image:
     """The parsed image after the structural checks; ImageError says what is wrong."""
     if len(data) < HEADER.size:
         raise ImageError("file too short for an MCUboot header")
-    _, _, hdr_size, prot_size, img_size, *_ = HEADER.unpack_from(data)
+    hdr_size = HEADER.unpack_from(data)[2]
     if hdr_size < HEADER.size:
         raise ImageError(f"header size {hdr_size} is below the {HEADER.size}-byte header")
-    off = hdr_size + img_size
-    if prot_size:
-        if _walk(data, off, fl.TLV_PROT_INFO_MAGIC, "protected") != prot_size:
-            raise ImageError("protected TLV size disagrees with the header")
-    _walk(data, off + prot_size, fl.TLV_INFO_MAGIC, "")
-    image = flash_image.parse(data, path)  # magic, sizes, the SHA-256 TLV against the bytes
+    # magic, sizes, both TLV areas walked to their exact end, the SHA-256 TLV against the bytes
+    image = flash_image.parse(data, path, strict=True)
     if image.signature is not None and len(image.signature) != ED25519_SIG_BYTES:
         raise ImageError(f"signature TLV of {len(image.signature)} bytes is not Ed25519's 64")
     if image.keyhash is not None and len(image.keyhash) != KEYHASH_BYTES:
@@ -87,8 +62,10 @@ def verify_signature(image: Image, key_path: Path) -> str:
     if image.signature is None:
         raise ImageError(f"the image is not signed, but --key {key_path} was given: sign it")
     if image.keyhash is not None and image.keyhash != flash_sign.key_hash(key):
-        raise ImageError(f"the image is signed with another key than {key_path} (key hash "
-                         f"{image.keyhash.hex()[:16]}…)")
+        raise ImageError(
+            f"the image is signed with another key than {key_path} (key hash "
+            f"{image.keyhash.hex()[:16]}…)"
+        )
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "image.bin"
         path.write_bytes(image.data)
