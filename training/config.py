@@ -19,6 +19,7 @@ class TrainConfig:
     # model
     dsp: str = "default"  # DSP configuration name (hushkit.training.dsp.CONFIGS)
     hidden: int = 64  # GRU width; parameters and MACs grow with its square
+    out_bands: int = 0  # mask logits on N ERB bands interpolated to the bins; 0 = per bin
 
     # data: a directory prepared by `hushkit data`
     data_dir: str = "data"

@@ -89,3 +89,31 @@ def get(name_or_cfg: str | DSPConfig | dict) -> DSPConfig:
         raise ValueError(
             f"unknown DSP configuration {name_or_cfg!r}; known: {', '.join(CONFIGS)}"
         ) from None
+
+
+def erb_interpolation(n_bins: int, n_bands: int, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """(n_bins, n_bands) linear interpolation from band values to STFT bins.
+
+    Band centres are spaced evenly on the ERB-rate scale (Glasberg & Moore) from 0 Hz to
+    Nyquist, at least one bin apart, so low bands are one bin wide and high bands wide, as
+    hearing resolves them. Each bin is a hat-function blend of its two neighbouring centres:
+    every row sums to 1, so a constant added to all bands adds the same constant to every bin.
+    """
+    if not 2 <= n_bands <= n_bins:
+        raise ValueError(f"n_bands must be in 2 ... n_bins ({n_bins}), got {n_bands}")
+    nyquist = sample_rate / 2
+    erb_max = 21.4 * np.log10(1 + 0.00437 * nyquist)
+    hz = (10 ** (np.linspace(0, erb_max, n_bands) / 21.4) - 1) / 0.00437
+    centres = np.round(hz / nyquist * (n_bins - 1)).astype(int)
+    for i in range(1, n_bands):  # at least one bin apart, from the bottom ...
+        centres[i] = max(centres[i], centres[i - 1] + 1)
+    if centres[-1] > n_bins - 1:
+        raise ValueError(f"{n_bands} bands do not fit {n_bins} bins at one bin apart")
+    centres[-1] = n_bins - 1
+    out = np.zeros((n_bins, n_bands))
+    for b in range(n_bands - 1):
+        lo, hi = centres[b], centres[b + 1]
+        t = (np.arange(lo, hi + 1) - lo) / (hi - lo)
+        out[lo : hi + 1, b] = np.maximum(out[lo : hi + 1, b], 1 - t)
+        out[lo : hi + 1, b + 1] = t
+    return out

@@ -149,6 +149,30 @@ class Dense(nn.Linear, Affine):
         return activate(self.activation, F.linear(x, self.weight, self.bias)), None
 
 
+class BandDense(nn.Linear, Affine):
+    """A Dense whose outputs are a fixed interpolation of fewer band outputs:
+    y = act(B (W x + b)), B a constant (out_features, n_bands) matrix (e.g.
+    `dsp.erb_interpolation`). Only W and b (n_bands rows) are trained, so the result is
+    smooth across bins; per hop it is the folded product B W, one FULLY_CONNECTED the size of
+    a plain Dense from in_features to out_features, so it costs the device nothing extra."""
+
+    def __init__(self, in_features: int, interpolation, activation: str | None = None):
+        interpolation = torch.as_tensor(interpolation, dtype=torch.float32)
+        super().__init__(in_features, interpolation.shape[1])
+        _check_activation(activation)
+        self.activation = activation
+        self.register_buffer("interpolation", interpolation, persistent=False)
+        self.out_features = interpolation.shape[0]
+        self.n_bands = interpolation.shape[1]
+
+    def affine(self):
+        return self.interpolation @ self.weight, self.interpolation @ self.bias
+
+    def sequence(self, x, state=None):
+        y = F.linear(F.linear(x, self.weight, self.bias), self.interpolation)
+        return activate(self.activation, y), None
+
+
 class Conv(nn.Conv1d, Affine):
     """A (grouped) 1-D convolution across one hop's feature vector, read as
     (in_channels, in_length) channel-major; the output is (out_channels, out_length) flattened

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from hushkit.training import dsp
-from hushkit.training.layers import GRU, Conv, Dense, StreamNet
+from hushkit.training.layers import GRU, BandDense, Conv, Dense, StreamNet
 
 
 @dataclasses.dataclass
@@ -33,6 +33,9 @@ class ModelArgs:
 
     dsp: str = "default"  # a name in hushkit.training.dsp.CONFIGS
     hidden: int = 64
+    # 0: one mask logit per bin. N > 0: N logits on an ERB-spaced band scale, interpolated
+    # to the bins (`layers.BandDense`); same device cost, a mask smooth across frequency.
+    out_bands: int = 0
 
     @property
     def dsp_config(self) -> dsp.DSPConfig:
@@ -91,7 +94,11 @@ class MaskNet(StreamNet):
         super().__init__(args, n_bins)
         self.fc_in = Dense(n_bins, hidden, "tanh")
         self.gru = GRU(hidden, hidden)
-        self.fc_out = Dense(hidden, n_bins, "sigmoid")
+        if args.out_bands:
+            bands = dsp.erb_interpolation(n_bins, args.out_bands)
+            self.fc_out = BandDense(hidden, bands, "sigmoid")
+        else:
+            self.fc_out = Dense(hidden, n_bins, "sigmoid")
 
 
 @dataclasses.dataclass

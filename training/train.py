@@ -182,7 +182,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "config.toml").write_text(cfg.to_toml())
 
-    model = MaskNet(ModelArgs(dsp=cfg.dsp, hidden=cfg.hidden))
+    model = MaskNet(ModelArgs(dsp=cfg.dsp, hidden=cfg.hidden, out_bands=cfg.out_bands))
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     batches = _training_batches(cfg, rank, world)
     start_epoch, step, history, best = 0, 0, [], -math.inf
