@@ -95,3 +95,23 @@ def test_output_bias_shift_raises_every_gain(tmp_path):
     assert torch.all(m1 > m0)
     assert torch.allclose(torch.logit(m1) - torch.logit(m0), torch.tensor(1.5), atol=1e-3)
     assert checkpoint.load(path)["output_bias_shift"] == 1.5
+
+
+@pytest.mark.slow
+def test_init_from_old_checkpoint_and_a_mismatch(quick_data, tmp_path, capsys):
+    """A checkpoint saved before `out_bands` existed continues as the per-bin network; one
+    whose network differs from the config is one clear line, not a traceback."""
+    from hushkit.training.model import MaskNet, ModelArgs
+
+    old = tmp_path / "old.pt"
+    checkpoint.save(old, MaskNet(ModelArgs(hidden=16)))
+    payload = torch.load(old, weights_only=True)
+    del payload["model_args"]["out_bands"]  # as every checkpoint of earlier rounds is
+    torch.save(payload, old)
+    base = ["train", *[a for a in TINY if a != "init_from="], "epochs=1",
+            f"data_dir={quick_data}"]
+    assert cli.main([*base, f"init_from={old}", f"run_dir={tmp_path / 'a'}"]) == 0
+    assert cli.main([*base, f"init_from={old}", "out_bands=8",
+                     f"run_dir={tmp_path / 'b'}"]) != 0
+    err = capsys.readouterr().err
+    assert "holds a different network" in err and "Traceback" not in err

@@ -170,7 +170,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
     from tqdm import tqdm
 
     from hushkit.training import checkpoint
-    from hushkit.training.model import STFT, MaskNet, ModelArgs, log_power
+    from hushkit.training.model import STFT, MaskNet, ModelArgs, build_model, log_power
 
     rank, world = _dist_setup()
     if cfg.threads:
@@ -201,10 +201,13 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
             print(f"resuming {last_path} at epoch {start_epoch + 1}", file=sys.stderr)
     elif cfg.init_from:
         start = checkpoint.load(cfg.init_from)
-        if start["model_args"] != dataclasses.asdict(model.args):
-            raise ValueError(
-                f"init_from={cfg.init_from} holds {start['model_args']}, this run builds "
-                f"{dataclasses.asdict(model.args)}"
+        # Rebuilt from its model_args, so arguments added since it was saved take their
+        # defaults (a checkpoint from before out_bands existed is a per-bin network).
+        held = dataclasses.asdict(build_model(start["model_args"]).args)
+        if held != dataclasses.asdict(model.args):
+            raise checkpoint.CheckpointError(
+                f"init_from={cfg.init_from} holds a different network {held}, this run builds "
+                f"{dataclasses.asdict(model.args)}; set the config's dsp/hidden/out_bands to match"
             )
         model.load_state_dict(start["state_dict"])  # its feature normalisation included
     else:
