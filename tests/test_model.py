@@ -47,12 +47,16 @@ def test_unity_mask_is_identity_and_time_aligned():
     assert torch.max(torch.abs(y - x)) < 1e-5
 
 
-@pytest.mark.parametrize("arch", list(ARCHITECTURES))
+@pytest.mark.parametrize(
+    "args", [{"arch": a} for a in ARCHITECTURES] + [{"arch": "masknet", "out_bands": 20}],
+    ids=[*ARCHITECTURES, "masknet-bands"],
+)
 @pytest.mark.parametrize("dsp_name", list(dsp.CONFIGS))
-def test_streaming_equals_offline(dsp_name, arch):
-    """Every architecture: the one-hop step over a clip = the whole-clip training graph."""
+def test_streaming_equals_offline(dsp_name, args):
+    """Every architecture (and ERB-band mask outputs): the one-hop step over a clip = the
+    whole-clip training graph."""
     torch.manual_seed(1)
-    model = build_model({"arch": arch, "dsp": dsp_name, "hidden": 24}).eval()
+    model = build_model({**args, "dsp": dsp_name, "hidden": 24}).eval()
     with torch.no_grad():  # a normalisation that is not the identity, as after training
         model.feat_mean.normal_()
         model.feat_std.uniform_(0.5, 2.0)

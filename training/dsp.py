@@ -114,6 +114,6 @@ def erb_interpolation(n_bins: int, n_bands: int, sample_rate: int = SAMPLE_RATE)
     for b in range(n_bands - 1):
         lo, hi = centres[b], centres[b + 1]
         t = (np.arange(lo, hi + 1) - lo) / (hi - lo)
-        out[lo : hi + 1, b] = np.maximum(out[lo : hi + 1, b], 1 - t)
+        out[lo : hi + 1, b] = 1 - t  # its row lo already holds 1 from the segment below
         out[lo : hi + 1, b + 1] = t
     return out
