@@ -59,6 +59,8 @@ class RangeQuant(torch.nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.training:
             lo, hi = x.detach().min().clamp_max(0.0), x.detach().max().clamp_min(0.0)
+            if not bool(torch.isfinite(lo) & torch.isfinite(hi)):
+                lo, hi = self.lo, self.hi  # a non-finite batch (finetune skips it) keeps the range
             if self.seen:
                 lo = RANGE_MOMENTUM * self.lo + (1 - RANGE_MOMENTUM) * lo
                 hi = RANGE_MOMENTUM * self.hi + (1 - RANGE_MOMENTUM) * hi
@@ -157,6 +159,7 @@ def finetune(
     stft = STFT(model.args.dsp_config)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     losses: list[float] = []
+    skipped = 0
     for step in range(cfg.steps):
         noisy, clean = next(batches)
         noisy_spec, clean_spec = stft(noisy.float()), stft(clean.float())
@@ -166,13 +169,18 @@ def finetune(
         )
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        # A non-finite loss or gradient would turn every weight into NaN: skip that batch.
+        if not (torch.isfinite(loss) and torch.isfinite(norm)):
+            skipped += 1
+            continue
         optimizer.step()
         losses.append(loss.item())
-        if log_every and ((step + 1) % log_every == 0 or step + 1 == cfg.steps):
+        if log_every and ((step + 1) % log_every == 0 or step + 1 == cfg.steps) and losses:
             recent = losses[-log_every:]
             print(
-                f"qat step {step + 1}/{cfg.steps}: loss {sum(recent) / len(recent):.4f}",
+                f"qat step {step + 1}/{cfg.steps}: loss {sum(recent) / len(recent):.4f}"
+                + (f" ({skipped} non-finite batches skipped)" if skipped else ""),
                 file=sys.stderr,
             )
     _shift_output_bias(model, cfg.output_bias_shift)

@@ -361,3 +361,20 @@ def test_qat_keeps_the_operating_point():
     assert seen
     assert abs(seen[0] - (float(before.mean()) - 3.0)) < 1e-5
     assert torch.allclose(model.fc_out.bias, before, atol=1e-6)
+
+
+def test_qat_skips_a_non_finite_batch(capsys):
+    """One NaN batch in the stream is skipped: the weights and the observed ranges stay finite
+    and the finite batches around it still train."""
+    from hushkit.quantize import qat
+
+    torch.manual_seed(0)
+    model = MaskNet(ModelArgs(hidden=8))
+    before = [p.detach().clone() for p in model.parameters()]
+    good = (torch.randn(2, 4000) * 0.1, torch.randn(2, 4000) * 0.1)
+    bad = (good[0].clone(), good[1].clone())
+    bad[0][0, 1000] = float("nan")
+    qat.finetune(model, iter([good, bad, good]), qat.QATConfig(steps=3, lr=1e-3), log_every=3)
+    assert "1 non-finite batches skipped" in capsys.readouterr().err
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+    assert any(not torch.equal(p, b) for p, b in zip(model.parameters(), before, strict=True))
