@@ -236,8 +236,8 @@ def _qat_config(args: argparse.Namespace) -> QATConfig | None:
 
     ckpt = load(args.checkpoint)
     trained = ckpt.get("config") or {}
-    loss = {k: trained[k] for k in ("compress", "complex_weight", "distortion_weight")
-            if k in trained}
+    loss_keys = ("compress", "complex_weight", "distortion_weight", "sisdr_weight")
+    loss = {k: trained[k] for k in loss_keys if k in trained}
     loss["output_bias_shift"] = float(ckpt.get("output_bias_shift") or 0.0)
     options = {field: getattr(args, flag[2:].replace("-", "_")) for flag, field, *_ in QAT_OPTIONS}
     return QATConfig(**options, **loss)

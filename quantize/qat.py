@@ -151,7 +151,7 @@ def finetune(
     log_every: int = 50,
 ) -> StreamNet:
     """Fine-tune `model` in place with fake quantization for cfg.steps; returns it in eval mode."""
-    from hushkit.training.losses import spectral_loss
+    from hushkit.training.losses import sisdr_loss, spectral_loss
 
     torch.manual_seed(cfg.seed)
     _shift_output_bias(model, -cfg.output_bias_shift)
@@ -164,9 +164,14 @@ def finetune(
         noisy, clean = next(batches)
         noisy_spec, clean_spec = stft(noisy.float()), stft(clean.float())
         mask = model.trace_sequence(ops, log_power(noisy_spec))
+        est_spec = mask * noisy_spec
         loss = spectral_loss(
-            mask * noisy_spec, clean_spec, cfg.compress, cfg.complex_weight, cfg.distortion_weight
+            est_spec, clean_spec, cfg.compress, cfg.complex_weight, cfg.distortion_weight
         )
+        if cfg.sisdr_weight:  # the trainer's SI-SDR term (train.py), same scale and clamp
+            loss = loss + cfg.sisdr_weight * sisdr_loss(
+                stft.inverse(clean_spec), stft.inverse(est_spec)
+            )
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)

@@ -19,6 +19,7 @@ class QATConfig:
     compress: float = 0.3  # the trainer's loss settings (TrainConfig)
     complex_weight: float = 0.3
     distortion_weight: float = 1.0
+    sisdr_weight: float = 0.0
     # The checkpoint's operating point (train.shift_output_bias): taken off the mask logits while
     # fine-tuning and put back afterwards, so that the loss does not train it away.
     output_bias_shift: float = 0.0

@@ -301,7 +301,7 @@ def test_quantize_qat_end_to_end(tmp_path, capsys):
     assert cli.main(["data", "--out", str(data), "--quick", "--no-babble"]) == 0
     torch.manual_seed(0)
     ckpt = tmp_path / "tiny.pt"
-    stage = TrainConfig(hidden=8, clean_prob=0.5, distortion_weight=4.0)
+    stage = TrainConfig(hidden=8, clean_prob=0.5, distortion_weight=4.0, sisdr_weight=1.0)
     model = MaskNet(ModelArgs(hidden=8))
     checkpoint.save(ckpt, model, config=dataclasses.asdict(stage), output_bias_shift=1.5)
     out = tmp_path / "out"
@@ -313,8 +313,9 @@ def test_quantize_qat_end_to_end(tmp_path, capsys):
     opset.check_ops(info.ops)
     meta = json.loads(info.metadata["hushkit"])
     assert meta["qat"]["steps"] == 2
-    # The stage's loss weight and operating point carry over from the checkpoint.
+    # The stage's loss weights and operating point carry over from the checkpoint.
     assert meta["qat"]["distortion_weight"] == 4.0
+    assert meta["qat"]["sisdr_weight"] == 1.0
     assert meta["qat"]["output_bias_shift"] == 1.5
     import hashlib
 

@@ -36,8 +36,9 @@ def si_sdr(ref, est):
     """Scale-invariant SDR in dB per row of (B, L) tensors, differentiable.
 
     The same definition and the same (reference, estimate) order as the numpy metric
-    `hushkit.training.metrics.si_sdr`. Its 1e-8 energy guards (the metric's are 1e-20) keep
-    float32 silent rows finite; at speech levels the two agree to 1e-4 dB.
+    `hushkit.training.metrics.si_sdr`. Its 1e-8 energy guards (the metric's are 1e-20), in
+    the numerator too, keep a float32 row with a silent reference finite, gradient included
+    (the metric calls it undefined); at speech levels the two agree to 1e-4 dB.
     """
     import torch
 
@@ -45,4 +46,13 @@ def si_sdr(ref, est):
     est = est - est.mean(-1, keepdim=True)
     alpha = (est * ref).sum(-1, keepdim=True) / (ref.square().sum(-1, keepdim=True) + 1e-8)
     target = alpha * ref
-    return 10 * torch.log10(target.square().sum(-1) / ((est - target).square().sum(-1) + 1e-8))
+    return 10 * torch.log10(
+        (target.square().sum(-1) + 1e-8) / ((est - target).square().sum(-1) + 1e-8)
+    )
+
+
+def sisdr_loss(ref, est):
+    """The SI-SDR term of the training loss (`sisdr_weight`): minus the batch's mean SI-SDR
+    in dB / 100, clamped per row to -30..60 dB because a segment without speech has no
+    defined SI-SDR."""
+    return -si_sdr(ref, est).clamp(-30.0, 60.0).mean() / 100.0

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from hushkit.training.config import TrainConfig
-from hushkit.training.losses import si_sdr, spectral_loss
+from hushkit.training.losses import si_sdr, sisdr_loss, spectral_loss
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "configs" / "default.toml"
 
@@ -254,9 +254,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
             )
             if cfg.sisdr_weight:
                 est, ref = stft.inverse(est_spec), stft.inverse(clean_spec)
-                # clamped: a segment without speech has no defined SI-SDR
-                sdr = si_sdr(ref, est).clamp(-30.0, 60.0)
-                loss = loss - cfg.sisdr_weight * sdr.mean() / 100.0
+                loss = loss + cfg.sisdr_weight * sisdr_loss(ref, est)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
