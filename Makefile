@@ -105,8 +105,9 @@ clean:
 # then with them and the stage-2 loss and mixtures (default about 20 + 6 minutes alone, low
 # latency about 40 + 10 minutes beside another run, on 2 CPU cores). Float checkpoints land in
 # training/pretrained/, int8 models in quantize/pretrained/ (the default after 500 steps of
-# quantization-aware fine-tuning, about 10 minutes with the conversion). `pretrained-previous` rebuilds the previous default (GRU 64,
-# continued from the legacy model) for the ablation table.
+# quantization-aware fine-tuning, about 10 minutes with the conversion). `pretrained-previous`
+# rebuilds the previous default (GRU 64, continued from the legacy model) for the ablation
+# table.
 .PHONY: pretrained pretrained-default pretrained-lowlatency pretrained-previous ablations benchmarks
 pretrained: pretrained-default pretrained-lowlatency
 

@@ -58,18 +58,20 @@ class RangeQuant(torch.nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.training:
-            lo, hi = x.detach().min().clamp_max(0.0), x.detach().max().clamp_min(0.0)
-            if not bool(torch.isfinite(lo) & torch.isfinite(hi)):
-                lo, hi = self.lo, self.hi  # a non-finite batch (finetune skips it) keeps the range
-            if self.seen:
-                lo = RANGE_MOMENTUM * self.lo + (1 - RANGE_MOMENTUM) * lo
-                hi = RANGE_MOMENTUM * self.hi + (1 - RANGE_MOMENTUM) * hi
-            self.lo.copy_(lo)
-            self.hi.copy_(hi)
-            self.seen = True
+            self._observe(x.detach().min().clamp_max(0.0), x.detach().max().clamp_min(0.0))
         scale = max(float(self.hi - self.lo) / 255.0, 1e-8)
         zero_point = int(max(-128, min(127, round(-128 - float(self.lo) / scale))))
         return fake_quant(x, (scale, zero_point))
+
+    def _observe(self, lo: torch.Tensor, hi: torch.Tensor) -> None:
+        if not bool(torch.isfinite(lo) & torch.isfinite(hi)):
+            return  # a non-finite batch (finetune skips its step) leaves the range as it was
+        if self.seen:
+            lo = RANGE_MOMENTUM * self.lo + (1 - RANGE_MOMENTUM) * lo
+            hi = RANGE_MOMENTUM * self.hi + (1 - RANGE_MOMENTUM) * hi
+        self.lo.copy_(lo)
+        self.hi.copy_(hi)
+        self.seen = True
 
 
 class FakeQuantOps(torch.nn.Module):
@@ -151,7 +153,8 @@ def finetune(
     log_every: int = 50,
 ) -> StreamNet:
     """Fine-tune `model` in place with fake quantization for cfg.steps; returns it in eval mode."""
-    from hushkit.training.losses import sisdr_loss, spectral_loss
+    from hushkit.training.losses import enhancement_loss
+    from hushkit.training.train import optimizer_step
 
     torch.manual_seed(cfg.seed)
     _shift_output_bias(model, -cfg.output_bias_shift)
@@ -164,24 +167,12 @@ def finetune(
         noisy, clean = next(batches)
         noisy_spec, clean_spec = stft(noisy.float()), stft(clean.float())
         mask = model.trace_sequence(ops, log_power(noisy_spec))
-        est_spec = mask * noisy_spec
-        loss = spectral_loss(
-            est_spec, clean_spec, cfg.compress, cfg.complex_weight, cfg.distortion_weight
-        )
-        if cfg.sisdr_weight:  # the trainer's SI-SDR term (train.py), same scale and clamp
-            loss = loss + cfg.sisdr_weight * sisdr_loss(
-                stft.inverse(clean_spec), stft.inverse(est_spec)
-            )
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        # A non-finite loss or gradient would turn every weight into NaN: skip that batch.
-        if not (torch.isfinite(loss) and torch.isfinite(norm)):
+        loss = enhancement_loss(mask * noisy_spec, clean_spec, stft.inverse, cfg)
+        if not optimizer_step(model.parameters(), optimizer, loss, cfg.grad_clip):
             skipped += 1
             continue
-        optimizer.step()
         losses.append(loss.item())
-        if log_every and ((step + 1) % log_every == 0 or step + 1 == cfg.steps) and losses:
+        if log_every and ((step + 1) % log_every == 0 or step + 1 == cfg.steps):
             recent = losses[-log_every:]
             print(
                 f"qat step {step + 1}/{cfg.steps}: loss {sum(recent) / len(recent):.4f}"

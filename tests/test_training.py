@@ -115,3 +115,19 @@ def test_init_from_old_checkpoint_and_a_mismatch(quick_data, tmp_path, capsys):
                      f"run_dir={tmp_path / 'b'}"]) != 0
     err = capsys.readouterr().err
     assert "holds a different network" in err and "Traceback" not in err
+
+
+def test_optimizer_step_skips_a_non_finite_loss_or_gradient():
+    """The one optimizer step of the trainer and QAT: a NaN loss, or an infinite gradient, is
+    no step at all (the weights stay as they were); a finite one steps."""
+    from hushkit.training.train import optimizer_step
+
+    w = torch.nn.Parameter(torch.ones(3))
+    optimizer = torch.optim.SGD([w], lr=0.1)
+    assert not optimizer_step([w], optimizer, (w * float("nan")).sum(), grad_clip=1.0)
+    finite_loss = torch.sqrt(w - 1.0).sum()  # 0, with an infinite gradient at w = 1
+    assert torch.isfinite(finite_loss)
+    assert not optimizer_step([w], optimizer, finite_loss, grad_clip=1.0)
+    assert torch.equal(w.detach(), torch.ones(3))
+    assert optimizer_step([w], optimizer, w.square().sum(), grad_clip=1.0)
+    assert torch.all(w.detach() < 1.0)

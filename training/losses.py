@@ -56,3 +56,16 @@ def sisdr_loss(ref, est):
     in dB / 100, clamped per row to -30..60 dB because a segment without speech has no
     defined SI-SDR."""
     return -si_sdr(ref, est).clamp(-30.0, 60.0).mean() / 100.0
+
+
+def enhancement_loss(est_spec, ref_spec, inverse, weights):
+    """The training objective, for the trainer and quantization-aware fine-tuning alike:
+    `spectral_loss`, plus `sisdr_loss` on the waveforms (`inverse` is the STFT's inverse) when
+    `weights.sisdr_weight` is set. `weights` carries compress, complex_weight,
+    distortion_weight and sisdr_weight (a TrainConfig or a QATConfig)."""
+    loss = spectral_loss(
+        est_spec, ref_spec, weights.compress, weights.complex_weight, weights.distortion_weight
+    )
+    if weights.sisdr_weight:
+        loss = loss + weights.sisdr_weight * sisdr_loss(inverse(ref_spec), inverse(est_spec))
+    return loss

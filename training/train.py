@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from hushkit.training.config import TrainConfig
-from hushkit.training.losses import si_sdr, sisdr_loss, spectral_loss
+from hushkit.training.losses import enhancement_loss, si_sdr
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "configs" / "default.toml"
 
@@ -239,7 +239,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
             leave=False,
             dynamic_ncols=True,
         )
-        losses = []
+        losses, skipped = [], 0
         for _ in bar:
             progress = min(step / max(total_steps, 1), 1.0)
             lr = cfg.lr_min + 0.5 * (cfg.lr - cfg.lr_min) * (1 + math.cos(math.pi * progress))
@@ -248,20 +248,13 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
             noisy, clean = next(batches)
             noisy_spec, clean_spec = stft(noisy.float()), stft(clean.float())
             mask, _ = net(log_power(noisy_spec))
-            est_spec = mask * noisy_spec
-            loss = spectral_loss(
-                est_spec, clean_spec, cfg.compress, cfg.complex_weight, cfg.distortion_weight
-            )
-            if cfg.sisdr_weight:
-                est, ref = stft.inverse(est_spec), stft.inverse(clean_spec)
-                loss = loss + cfg.sisdr_weight * sisdr_loss(ref, est)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            optimizer.step()
+            loss = enhancement_loss(mask * noisy_spec, clean_spec, stft.inverse, cfg)
             step += 1
-            losses.append(loss.item())
-            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}", lr=f"{lr:.1e}")
+            if optimizer_step(model.parameters(), optimizer, loss, cfg.grad_clip):
+                losses.append(loss.item())
+                bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}", lr=f"{lr:.1e}")
+            else:
+                skipped += 1
             if cfg.max_minutes and time.monotonic() - started > 60 * cfg.max_minutes:
                 out_of_time = True
                 break
@@ -272,12 +265,16 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
 
         if is_main:
             metrics = validate(model, val_set) if val_set else {"si_sdr_improvement": 0.0}
-            metrics.update(epoch=epoch + 1, step=step, train_loss=float(np.mean(losses)))
+            train_loss = float(np.mean(losses)) if losses else math.nan
+            metrics.update(epoch=epoch + 1, step=step, train_loss=train_loss)
+            if skipped:
+                metrics["skipped_steps"] = skipped
             history.append(metrics)
             print(
                 f"epoch {epoch + 1}/{cfg.epochs}: loss {metrics['train_loss']:.4f}, "
                 f"val SI-SDR {metrics.get('si_sdr', float('nan')):.2f} dB "
-                f"(+{metrics['si_sdr_improvement']:.2f} dB over noisy)",
+                f"(+{metrics['si_sdr_improvement']:.2f} dB over noisy)"
+                + (f", {skipped} non-finite steps skipped" if skipped else ""),
                 file=sys.stderr,
             )
             extra = dict(
@@ -303,6 +300,21 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
     if is_main and cfg.output_bias_shift and best_path.exists():
         shift_output_bias(best_path, cfg.output_bias_shift)
     return best_path
+
+
+def optimizer_step(params, optimizer, loss, grad_clip: float) -> bool:
+    """Backpropagate `loss`, clip the gradient norm to `grad_clip` and step; False, with no
+    step, when the loss or the gradient is not finite (one such step would make every weight
+    NaN). Under DDP every rank sees the same reduced gradient, so all skip together."""
+    import torch
+
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    norm = torch.nn.utils.clip_grad_norm_(params, grad_clip)
+    if not (torch.isfinite(loss) and torch.isfinite(norm)):
+        return False
+    optimizer.step()
+    return True
 
 
 def shift_output_bias(path: Path, shift: float) -> None:
