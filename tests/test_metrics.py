@@ -231,6 +231,6 @@ def test_sisdr_loss_is_the_clamped_mean_and_trains_through_silence(speech: np.nd
     est = torch.stack([s, noisy, noisy]).requires_grad_()
     sdr_noisy = float(losses.si_sdr(s[None], noisy[None]))
     loss = losses.sisdr_loss(refs, est)
-    assert float(loss) == pytest.approx(-(60.0 + sdr_noisy - 30.0) / 300.0, abs=1e-4)
+    assert float(loss.detach()) == pytest.approx(-(60.0 + sdr_noisy - 30.0) / 300.0, abs=1e-4)
     loss.backward()
     assert torch.isfinite(est.grad).all() and est.grad[1].abs().sum() > 0
