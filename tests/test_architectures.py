@@ -1,10 +1,12 @@
-"""A second, structurally different network goes the whole way with no code of its own.
+"""Structurally different networks go the whole way with no code of their own.
 
 `ConvGRUNet` (a strided convolution across frequency, a grouped convolution, two stacked
-GRUs sharing one state vector, a Dense mask) is trained for a few steps, fine-tuned with
-fake quantization, converted to int8, exported, built for the emulated Cortex-M4 and streamed:
-host C engine == TFLite Micro == emulated M4, bit for bit. Nothing outside its module
-definition in training/model.py knows the architecture.
+GRUs sharing one state vector, a Dense mask) and a `MaskNet` of two stacked GRUs with skip
+connections (each GRU passes its input on beside its state, so the mask layer reads the
+input embedding and both states) are each trained for a few steps, fine-tuned with fake
+quantization, converted to int8, exported, built for the emulated Cortex-M4 and streamed:
+host C engine == TFLite Micro == emulated M4, bit for bit. Nothing outside their module
+definitions in training/model.py knows the architectures.
 """
 
 from __future__ import annotations
@@ -22,7 +24,15 @@ pytest.importorskip("tflite_micro")
 from hushkit import firmware_export  # noqa: E402
 from hushkit.quantize import convert, opset, qat  # noqa: E402
 from hushkit.training import checkpoint, dsp  # noqa: E402
-from hushkit.training.model import STFT, ConvGRUArgs, ConvGRUNet, log_power  # noqa: E402
+from hushkit.training.layers import StreamNet  # noqa: E402
+from hushkit.training.model import (  # noqa: E402
+    STFT,
+    ConvGRUArgs,
+    ConvGRUNet,
+    MaskNet,
+    ModelArgs,
+    log_power,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 HOPS = 200
@@ -46,7 +56,7 @@ def _batches(seed: int, batch: int):
         yield _mixtures(rng, batch)
 
 
-def _train(model: ConvGRUNet, steps: int) -> ConvGRUNet:
+def _train(model: StreamNet, steps: int) -> StreamNet:
     from hushkit.training.losses import spectral_loss
 
     stft = STFT(model.args.dsp_config)
@@ -67,14 +77,21 @@ def _train(model: ConvGRUNet, steps: int) -> ConvGRUNet:
     return model.eval()
 
 
-@pytest.fixture(scope="module")
-def convgru_model(tmp_path_factory) -> tuple[bytes, Path]:
-    """(int8 model bytes, export directory) of a briefly trained, QAT-tuned ConvGRUNet."""
+# Each network has two recurrent layers of 16, one state vector of 32.
+NETWORKS = {
+    "convgru": lambda: ConvGRUNet(ConvGRUArgs(channels=4, hidden=16)),
+    "skip": lambda: MaskNet(ModelArgs(hidden=16, gru_layers=2, skip=True)),
+}
+
+
+@pytest.fixture(scope="module", params=sorted(NETWORKS))
+def network_model(request, tmp_path_factory) -> tuple[bytes, Path]:
+    """(int8 model bytes, export directory) of a briefly trained, QAT-tuned network."""
     import soundfile as sf
 
-    root = tmp_path_factory.mktemp("convgru")
+    root = tmp_path_factory.mktemp(request.param)
     torch.manual_seed(0)
-    model = _train(ConvGRUNet(ConvGRUArgs(channels=4, hidden=16)), steps=20)
+    model = _train(NETWORKS[request.param](), steps=20)
     model = qat.finetune(model, _batches(1, 2), qat.QATConfig(steps=3, batch_size=2),
                          log_every=0)
     ckpt = root / "convgru.pt"
@@ -112,11 +129,11 @@ def _tflm_mismatches(model: bytes, taps: dict[str, np.ndarray]) -> int:
 
 
 @pytest.mark.slow
-def test_convgru_int8_runs_on_the_host_engine_like_tflite_micro(convgru_model):
+def test_int8_runs_on_the_host_engine_like_tflite_micro(network_model):
     from hushkit.corelib import Pipeline
     from hushkit.quantize import tflite_model
 
-    model, _ = convgru_model
+    model, _ = network_model
     info = tflite_model.describe(model)
     opset.check_ops(info.ops)
     assert {"FULLY_CONNECTED", "CONCATENATION"} <= set(info.ops)
@@ -129,7 +146,7 @@ def test_convgru_int8_runs_on_the_host_engine_like_tflite_micro(convgru_model):
 
 @pytest.mark.slow
 @pytest.mark.qemu
-def test_convgru_streams_bit_exact_on_the_emulated_m4(convgru_model):
+def test_streams_bit_exact_on_the_emulated_m4(network_model):
     from hushkit import firmware_build
     from hushkit.emulator import QEMU
     from hushkit.firmware_loop import compare_with_host
@@ -137,9 +154,9 @@ def test_convgru_streams_bit_exact_on_the_emulated_m4(convgru_model):
 
     if shutil.which(firmware_build.TOOLCHAIN_CC) is None or shutil.which(QEMU) is None:
         pytest.skip("ARM toolchain or QEMU not installed")
-    model, export_dir = convgru_model
-    elf = firmware_build.build("qemu-m4", model_dir=export_dir,
-                               build_root=REPO / "build" / "test-firmware-convgru").elf
+    model, export_dir = network_model
+    build_root = REPO / "build" / f"test-firmware-{export_dir.parent.name}"
+    elf = firmware_build.build("qemu-m4", model_dir=export_dir, build_root=build_root).elf
     pcm = _speech_like_pcm(HOPS)
     with connect(None, emulate="qemu-m4", elf=elf, timeout=30.0) as client:
         result = compare_with_host(client, model, pcm)

@@ -20,6 +20,8 @@ class TrainConfig:
     dsp: str = "default"  # DSP configuration name (hushkit.training.dsp.CONFIGS)
     hidden: int = 64  # GRU width; parameters and MACs grow with its square
     out_bands: int = 0  # mask logits on N ERB bands interpolated to the bins; 0 = per bin
+    gru_layers: int = 1  # stacked GRUs, each `hidden` wide
+    skip: bool = False  # each GRU passes its input on beside its state (layers.SkipGRU)
 
     # data: a directory prepared by `hushkit data`
     data_dir: str = "data"

@@ -263,6 +263,25 @@ class GRU(nn.GRU, StreamLayer):
         return 3 * self.hidden_size * (self.input_size + self.hidden_size)
 
 
+class SkipGRU(GRU):
+    """A GRU whose output is its input followed by its new state, [x, h'] (the skip
+    connections of RNNoise): the next layer sees this hop's features beside the recurrent
+    summary. CONCATENATION of x and h' is exact in int8 when x is on the state grid too (a
+    tanh output or another GRU state: hushkit.contract.TANH_GRID == STATE_GRID)."""
+
+    def __init__(self, input_size: int, hidden_size: int):
+        super().__init__(input_size, hidden_size)
+        self.out_features = input_size + hidden_size
+
+    def sequence(self, x, state=None):
+        y, h = GRU.sequence(self, x, state)
+        return torch.cat([x, y], dim=-1), h
+
+    def step(self, ops: Ops, name: str, x, h, norm: Norm | None = None):
+        h_new, _ = GRU.step(self, ops, name, x, h, norm)
+        return ops.concat(f"{name}_skip", [x, h_new]), h_new
+
+
 class StreamNet(nn.Module):
     """A stack of stream layers (the subclass's children, in registration order) behind a
     per-bin feature normalisation (`feat_mean`, `feat_std`, measured on training data)."""

@@ -7,6 +7,10 @@ carries a GRU state, and returns a ratio mask in [0, 1] per bin:
     h   = GRU(x, h)                                          hidden -> hidden (PyTorch gates)
     m   = sigmoid(W_out · h + b_out)                         hidden -> n_bins
 
+`gru_layers` stacks more GRUs; with `skip` each passes its input on beside its state, so the
+mask layer reads [x, h1, h2, ...] (RNNoise's skip connections, exact in int8: every part is
+on the tanh/state grid).
+
 The networks are stacks of the layers in `hushkit.training.layers`, and this is their only
 definition: the whole-clip training graph (`forward`), the one-hop step with explicit state
 (`step`), quantization-aware training and the int8 TFLite graph all come from the layers.
@@ -24,7 +28,7 @@ import torch
 from torch import nn
 
 from hushkit.training import dsp
-from hushkit.training.layers import GRU, BandDense, Conv, Dense, StreamNet
+from hushkit.training.layers import GRU, BandDense, Conv, Dense, SkipGRU, StreamNet
 
 
 @dataclasses.dataclass
@@ -36,6 +40,11 @@ class ModelArgs:
     # 0: one mask logit per bin. N > 0: N logits on an ERB-spaced band scale, interpolated
     # to the bins (`layers.BandDense`); same device cost, a mask smooth across frequency.
     out_bands: int = 0
+    # Stacked GRUs (each `hidden` wide), the first named `gru`, the next `gru2`, ...
+    gru_layers: int = 1
+    # True: each GRU passes its input on beside its state ([x, h], `layers.SkipGRU`), so the
+    # mask layer sees this hop's embedding as well as every GRU's state.
+    skip: bool = False
 
     @property
     def dsp_config(self) -> dsp.DSPConfig:
@@ -84,7 +93,7 @@ def log_power(spec: torch.Tensor) -> torch.Tensor:
 
 
 class MaskNet(StreamNet):
-    """The shipped network: Dense+tanh -> GRU -> Dense+sigmoid (module docstring)."""
+    """The shipped network: Dense+tanh -> GRU(s) -> Dense+sigmoid (module docstring)."""
 
     arch = "masknet"
 
@@ -92,13 +101,19 @@ class MaskNet(StreamNet):
         cfg = args.dsp_config
         n_bins, hidden = cfg.n_bins, args.hidden
         super().__init__(args, n_bins)
+        if args.gru_layers < 1:
+            raise ValueError(f"gru_layers must be at least 1, got {args.gru_layers}")
         self.fc_in = Dense(n_bins, hidden, "tanh")
-        self.gru = GRU(hidden, hidden)
+        width = hidden
+        for i in range(args.gru_layers):
+            gru = SkipGRU(width, hidden) if args.skip else GRU(width, hidden)
+            setattr(self, "gru" if i == 0 else f"gru{i + 1}", gru)
+            width = gru.out_features
         if args.out_bands:
             bands = dsp.erb_interpolation(n_bins, args.out_bands)
-            self.fc_out = BandDense(hidden, bands, "sigmoid")
+            self.fc_out = BandDense(width, bands, "sigmoid")
         else:
-            self.fc_out = Dense(hidden, n_bins, "sigmoid")
+            self.fc_out = Dense(width, n_bins, "sigmoid")
 
 
 @dataclasses.dataclass
