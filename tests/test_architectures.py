@@ -94,7 +94,7 @@ def network_model(request, tmp_path_factory) -> tuple[bytes, Path]:
     model = _train(NETWORKS[request.param](), steps=20)
     model = qat.finetune(model, _batches(1, 2), qat.QATConfig(steps=3, batch_size=2),
                          log_every=0)
-    ckpt = root / "convgru.pt"
+    ckpt = root / f"{request.param}.pt"
     checkpoint.save(ckpt, model)
     calib = root / "calib"
     calib.mkdir()

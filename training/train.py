@@ -182,15 +182,9 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "config.toml").write_text(cfg.to_toml())
 
-    model = MaskNet(
-        ModelArgs(
-            dsp=cfg.dsp,
-            hidden=cfg.hidden,
-            out_bands=cfg.out_bands,
-            gru_layers=cfg.gru_layers,
-            skip=cfg.skip,
-        )
-    )
+    # The network keys of the config are ModelArgs' fields, named alike.
+    network_keys = [f.name for f in dataclasses.fields(ModelArgs)]
+    model = MaskNet(ModelArgs(**{key: getattr(cfg, key) for key in network_keys}))
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     batches = _training_batches(cfg, rank, world)
     start_epoch, step, history, best = 0, 0, [], -math.inf
@@ -215,8 +209,8 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
         if held != dataclasses.asdict(model.args):
             raise checkpoint.CheckpointError(
                 f"init_from={cfg.init_from} holds a different network {held}, this run builds "
-                f"{dataclasses.asdict(model.args)}; set the config's network keys (dsp, hidden, "
-                "out_bands, gru_layers, skip) to match"
+                f"{dataclasses.asdict(model.args)}; set the config's network keys ("
+                f"{', '.join(network_keys)}) to match"
             )
         model.load_state_dict(start["state_dict"])  # its feature normalisation included
     else:
