@@ -110,6 +110,14 @@ def test_settings_apply_while_audio_runs_and_process_waits(m4):
     # the host's requests to land mid-run, without missing a deadline.
     started = ld.start(m4, HOPS, load_every=1, load_us=hop_us // 8)
     assert started.running
+    # The SET must land after some hops have run, or every hop is bypassed and nothing shows
+    # where it landed: wait (in the guest's time, so this repeats) for the first few hops.
+    first = ld.audio_status(m4)
+    for _ in range(200):
+        if first.hops_processed >= 4 or not first.running:
+            break
+        first = ld.audio_status(m4)
+    assert first.running and first.hops_processed >= 4, "run never got going"
     settings = m4.set(bypass=True, attenuation_db=12.0)
     assert settings.bypass and settings.attenuation_db == 12.0
     with pytest.raises(DeviceError) as busy:
@@ -125,6 +133,7 @@ def test_settings_apply_while_audio_runs_and_process_waits(m4):
     # bypassed from the hop the SET landed in: a pure delay from there on, not before
     changed = np.flatnonzero(diff.reshape(-1, info.hop).any(axis=1))
     assert changed.size and changed.max() < running.hops_processed + 1
+    assert changed.max() >= first.hops_processed - 1  # processed hops before the SET still differ
     m4.set(bypass=False, attenuation_db=0.0)
     assert m4.process(x[: 4 * info.hop]).pcm.size == 4 * info.hop
 
