@@ -233,12 +233,13 @@ def _qat_config(args: argparse.Namespace) -> QATConfig | None:
     if not args.qat:
         return None
     from hushkit.training.checkpoint import load
+    from hushkit.training.model import OperatingPoint
 
     ckpt = load(args.checkpoint)
     trained = ckpt.get("config") or {}
     loss_keys = ("compress", "complex_weight", "distortion_weight", "sisdr_weight")
     loss = {k: trained[k] for k in loss_keys if k in trained}
-    loss["output_bias_shift"] = float(ckpt.get("output_bias_shift") or 0.0)
+    loss.update(OperatingPoint.of(ckpt).as_extra())
     options = {field: getattr(args, flag[2:].replace("-", "_")) for flag, field, *_ in QAT_OPTIONS}
     return QATConfig(**options, **loss)
 

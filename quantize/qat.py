@@ -19,6 +19,7 @@ fine-tuning the float weights are converted as usual; the converter recalibrates
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import sys
 from collections.abc import Iterator
@@ -29,7 +30,7 @@ from hushkit import contract
 from hushkit.quantize.qat_config import QATConfig
 from hushkit.training.config import TrainConfig
 from hushkit.training.layers import StreamNet, activate
-from hushkit.training.model import STFT, log_power
+from hushkit.training.model import STFT, OperatingPoint, log_power
 
 RANGE_MOMENTUM = 0.99  # running min/max of observed ranges, per observation
 ACTIVATION_GRIDS = {"tanh": contract.TANH_GRID, "sigmoid": contract.SIGMOID_GRID}
@@ -157,7 +158,8 @@ def finetune(
     from hushkit.training.train import optimizer_step
 
     torch.manual_seed(cfg.seed)
-    _shift_output_bias(model, -cfg.output_bias_shift)
+    point = OperatingPoint.of(dataclasses.asdict(cfg))
+    point.apply(model, sign=-1.0)
     ops = FakeQuantOps().train()
     stft = STFT(model.args.dsp_config)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
@@ -179,11 +181,5 @@ def finetune(
                 + (f" ({skipped} non-finite batches skipped)" if skipped else ""),
                 file=sys.stderr,
             )
-    _shift_output_bias(model, cfg.output_bias_shift)
+    point.apply(model)
     return model.eval()
-
-
-def _shift_output_bias(model: StreamNet, shift: float) -> None:
-    if shift:
-        with torch.no_grad():
-            model.fc_out.bias += shift

@@ -20,7 +20,10 @@ class QATConfig:
     complex_weight: float = 0.3
     distortion_weight: float = 1.0
     sisdr_weight: float = 0.0
-    # The checkpoint's operating point (train.shift_output_bias): taken off the mask logits while
-    # fine-tuning and put back afterwards, so that the loss does not train it away.
+    # The checkpoint's operating point (training.model.OperatingPoint, the same keys): taken off
+    # the mask logits while fine-tuning and put back afterwards, so that the loss does not train
+    # it away.
     output_bias_shift: float = 0.0
+    outside_band_offset: float = 0.0
+    speech_band_hz: tuple[float, float] | None = None  # None: the default speech band
     seed: int = 0

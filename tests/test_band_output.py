@@ -68,13 +68,14 @@ def test_band_mask_is_smooth_across_bins():
 
 def test_output_bias_shift_moves_every_bin_by_the_same_amount(tmp_path):
     from hushkit.training import checkpoint, train
+    from hushkit.training.model import OperatingPoint
 
     model = _banded()
     path = tmp_path / "banded.pt"
     checkpoint.save(path, model)
     feats = torch.randn(1, 10, 129)
     before, _ = model(feats)
-    train.shift_output_bias(path, 1.5)
+    train.shift_output_bias(path, OperatingPoint(1.5))
     after, _ = checkpoint.load_model(path).eval()(feats)
     logit = torch.logit(before.double().clamp(1e-9, 1 - 1e-9))
     assert torch.allclose(torch.sigmoid(logit + 1.5), after.double(), atol=1e-5)

@@ -11,7 +11,7 @@ import soundfile as sf
 import torch
 
 from hushkit.training import checkpoint, operating_point
-from hushkit.training.model import MaskNet, ModelArgs
+from hushkit.training.model import MaskNet, ModelArgs, OperatingPoint
 
 RATE = 16000
 
@@ -66,13 +66,38 @@ def test_shifts_are_absolute_for_a_checkpoint_that_carries_one(tmp_path: Path) -
     checkpoint.save(plain, model)
     with torch.no_grad():
         model.fc_out.bias += 1.5
-    checkpoint.save(shifted, model, output_bias_shift=1.5)
+    OperatingPoint(0.0, -2.0).apply(model)
+    checkpoint.save(shifted, model, **OperatingPoint(1.5, -2.0).as_extra())
     clips = _tiny_set(tmp_path / "set")
     a = operating_point.sweep(plain, clips, [0.0, 1.0])
     b = operating_point.sweep(shifted, clips, [0.0, 1.0])
     for ra, rb in zip(a, b, strict=True):
         assert ra["stoi"] == pytest.approx(rb["stoi"], abs=1e-6)
         assert ra["si_sdr"] == pytest.approx(rb["si_sdr"], abs=1e-4)
+
+
+def test_outside_offset_is_swept_at_every_shift(tmp_path: Path) -> None:
+    """The same offset on the out-of-band logits at each shift: a different output from the
+    plain shift, recorded in the row."""
+    torch.manual_seed(0)
+    plain = tmp_path / "plain.pt"
+    checkpoint.save(plain, MaskNet(ModelArgs(hidden=8)))
+    clips = _tiny_set(tmp_path / "set")
+    (flat,) = operating_point.sweep(plain, clips, [1.0])
+    (banded,) = operating_point.sweep(plain, clips, [1.0], outside_offset=-6.0,
+                                      speech_band_hz=(300.0, 3400.0))  # fmt: skip
+    assert banded["outside_offset"] == -6.0 and flat["outside_offset"] == 0.0
+    assert banded["si_sdr"] != pytest.approx(flat["si_sdr"], abs=1e-3)
+    assert "(outside the band -5)" in operating_point.markdown([banded])
+
+
+@pytest.mark.parametrize("text", ["4500,150", "150", "a,b", "-1,100"])
+def test_speech_band_flag_rejects_what_is_not_a_band(text: str) -> None:
+    import argparse
+
+    with pytest.raises(argparse.ArgumentTypeError, match="LO"):
+        operating_point._band(text)
+    assert operating_point._band("150,4500") == (150.0, 4500.0)
 
 
 def _bucket_row(shift: float, per_snr: dict[str, tuple[float, float]]) -> dict:

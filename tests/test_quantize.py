@@ -303,7 +303,8 @@ def test_quantize_qat_end_to_end(tmp_path, capsys):
     ckpt = tmp_path / "tiny.pt"
     stage = TrainConfig(hidden=8, clean_prob=0.5, distortion_weight=4.0, sisdr_weight=1.0)
     model = MaskNet(ModelArgs(hidden=8))
-    checkpoint.save(ckpt, model, config=dataclasses.asdict(stage), output_bias_shift=1.5)
+    checkpoint.save(ckpt, model, config=dataclasses.asdict(stage), output_bias_shift=1.5,
+                    outside_band_offset=-2.5, speech_band_hz=[100.0, 5000.0])  # fmt: skip
     out = tmp_path / "out"
     argv = ["quantize", str(ckpt), "--out", str(out), "--calib-dir", str(data), "--no-parity"]
     assert cli.main([*argv, "--qat", "--qat-steps", "2", "--qat-batch", "2"]) == 0
@@ -317,6 +318,8 @@ def test_quantize_qat_end_to_end(tmp_path, capsys):
     assert meta["qat"]["distortion_weight"] == 4.0
     assert meta["qat"]["sisdr_weight"] == 1.0
     assert meta["qat"]["output_bias_shift"] == 1.5
+    assert meta["qat"]["outside_band_offset"] == -2.5
+    assert meta["qat"]["speech_band_hz"] == [100.0, 5000.0]
     import hashlib
 
     assert meta["checkpoint_sha256"] == hashlib.sha256(ckpt.read_bytes()).hexdigest()
@@ -337,8 +340,8 @@ def test_qat_mixes_like_the_checkpoints_training_stage(tmp_path):
 
 
 def test_qat_keeps_the_operating_point():
-    """The shift comes off the logits while fine-tuning and goes back on: with no steps the
-    model is unchanged, and the loss never sees (or trains away) the shift."""
+    """The operating point comes off the logits while fine-tuning and goes back on: with no
+    steps the model is unchanged, and the loss never sees (or trains away) the point."""
     from hushkit.quantize import qat
 
     torch.manual_seed(0)
@@ -349,18 +352,20 @@ def test_qat_keeps_the_operating_point():
 
     def spy(self, name, kind, x):
         if kind == "sigmoid":
-            seen.append(float(model.fc_out.bias.detach().mean()))
+            seen.append(model.fc_out.bias.detach().clone())
         return original(self, name, kind, x)
 
     qat.FakeQuantOps.activation = spy
     try:
         batches = iter([(torch.randn(2, 4000) * 0.1, torch.randn(2, 4000) * 0.1)] * 2)
-        qat.finetune(model, batches, qat.QATConfig(steps=1, lr=0.0, output_bias_shift=3.0),
-                     log_every=0)
+        cfg = qat.QATConfig(steps=1, lr=0.0, output_bias_shift=3.0, outside_band_offset=-2.0)
+        qat.finetune(model, batches, cfg, log_every=0)
     finally:
         qat.FakeQuantOps.activation = original
     assert seen
-    assert abs(seen[0] - (float(before.mean()) - 3.0)) < 1e-5
+    taken_off = before - seen[0]
+    assert torch.allclose(taken_off.max(), torch.tensor(3.0), atol=1e-5)  # inside the band
+    assert torch.allclose(taken_off.min(), torch.tensor(1.0), atol=1e-5)  # outside it
     assert torch.allclose(model.fc_out.bias, before, atol=1e-6)
 
 

@@ -78,14 +78,14 @@ def test_ddp_two_cpu_processes(quick_data, tmp_path):
 
 def test_output_bias_shift_raises_every_gain(tmp_path):
     """The operating-point shift keeps the unshifted weights and lifts each mask value."""
-    from hushkit.training.model import STFT, MaskNet, ModelArgs, log_power
+    from hushkit.training.model import STFT, MaskNet, ModelArgs, OperatingPoint, log_power
     from hushkit.training.train import shift_output_bias
 
     torch.manual_seed(0)
     model = MaskNet(ModelArgs()).eval()
     path = tmp_path / "best.pt"
     checkpoint.save(path, model, metrics={"si_sdr": 1.0})
-    shift_output_bias(path, 1.5)
+    shift_output_bias(path, OperatingPoint(1.5))
     shifted = checkpoint.load_model(path)
     original = checkpoint.load_model(tmp_path / "best_unshifted.pt")
     spec = STFT(model.args.dsp_config)(0.1 * torch.randn(1, 4000))
@@ -95,6 +95,45 @@ def test_output_bias_shift_raises_every_gain(tmp_path):
     assert torch.all(m1 > m0)
     assert torch.allclose(torch.logit(m1) - torch.logit(m0), torch.tensor(1.5), atol=1e-3)
     assert checkpoint.load(path)["output_bias_shift"] == 1.5
+    assert checkpoint.load(path)["metrics"] == {"si_sdr": 1.0}
+
+
+def test_outside_band_offset_moves_only_the_bins_outside_the_speech_band(tmp_path):
+    """Shift 1.5 everywhere, 2.5 less outside 150-4500 Hz; setting a point again replaces the
+    one the checkpoint carries instead of adding to it."""
+    from hushkit.training.model import MaskNet, ModelArgs, OperatingPoint
+    from hushkit.training.train import shift_output_bias
+
+    torch.manual_seed(0)
+    model = MaskNet(ModelArgs(hidden=8)).eval()
+    path = tmp_path / "best.pt"
+    checkpoint.save(path, model)
+    before = model.fc_out.bias.detach().clone()
+    cfg = model.args.dsp_config
+    freqs = torch.arange(cfg.n_bins) * cfg.sample_rate / cfg.n_fft
+    inside = (freqs >= 150.0) & (freqs < 4500.0)
+    assert 0 < int(inside.sum()) < cfg.n_bins
+    for point in (OperatingPoint(0.5, -4.0), OperatingPoint(1.5, -2.5)):
+        shift_output_bias(path, point)
+    delta = checkpoint.load_model(path).fc_out.bias.detach() - before
+    assert torch.allclose(delta[inside], torch.tensor(1.5), atol=1e-5)
+    assert torch.allclose(delta[~inside], torch.tensor(-1.0), atol=1e-5)
+    assert OperatingPoint.of(checkpoint.load(path)) == OperatingPoint(1.5, -2.5, (150.0, 4500.0))
+    unshifted = checkpoint.load(tmp_path / "best_unshifted.pt")
+    assert not OperatingPoint.of(unshifted)
+    assert torch.allclose(checkpoint.load_model(tmp_path / "best_unshifted.pt").fc_out.bias,
+                          before, atol=1e-6)  # fmt: skip
+
+
+def test_outside_band_offset_refuses_banded_logits():
+    from hushkit.training.model import MaskNet, ModelArgs, OperatingPoint
+
+    model = MaskNet(ModelArgs(hidden=8, out_bands=16))
+    OperatingPoint(1.0).apply(model)  # a plain shift is fine on bands too
+    with pytest.raises(ValueError, match="one mask logit per bin"):
+        OperatingPoint(1.0, -1.0).apply(model)
+    with pytest.raises(ValueError, match="speech band"):
+        OperatingPoint(1.0, -1.0, (4500.0, 150.0))
 
 
 @pytest.mark.slow

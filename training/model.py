@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from hushkit.training import dsp
+from hushkit.training.config import SPEECH_BAND_HZ
 from hushkit.training.layers import GRU, BandDense, Conv, Dense, SkipGRU, StreamNet
 
 
@@ -165,6 +166,64 @@ def build_model(model_args: dict) -> StreamNet:
     if "arch" not in {f.name for f in dataclasses.fields(args_cls)}:
         args.pop("arch", None)
     return net_cls(args_cls(**args))
+
+
+@dataclasses.dataclass(frozen=True)
+class OperatingPoint:
+    """What `train.shift_output_bias` adds to the mask logits, folded into the output bias
+    (so it costs nothing on the device): `shift` on every bin, plus `outside_offset` on the
+    bins outside `band_hz`. Checkpoints carry it as `output_bias_shift`,
+    `outside_band_offset` and `speech_band_hz`."""
+
+    shift: float = 0.0
+    outside_offset: float = 0.0
+    band_hz: tuple[float, float] = SPEECH_BAND_HZ
+
+    def __post_init__(self):
+        lo, hi = self.band_hz
+        if not 0.0 <= lo < hi:
+            raise ValueError(f"speech band {lo:g}-{hi:g} Hz: give 0 <= low < high")
+
+    @classmethod
+    def of(cls, payload: dict) -> OperatingPoint:
+        """The operating point stored in a checkpoint dict (none: all zero)."""
+        band = payload.get("speech_band_hz") or SPEECH_BAND_HZ
+        return cls(
+            float(payload.get("output_bias_shift") or 0.0),
+            float(payload.get("outside_band_offset") or 0.0),
+            (float(band[0]), float(band[1])),
+        )
+
+    def as_extra(self) -> dict:
+        """The checkpoint keys that record it."""
+        return {
+            "output_bias_shift": self.shift,
+            "outside_band_offset": self.outside_offset,
+            "speech_band_hz": list(self.band_hz),
+        }
+
+    def __bool__(self) -> bool:
+        return bool(self.shift or self.outside_offset)
+
+    def logit_offsets(self, model: StreamNet) -> torch.Tensor:
+        """One value per mask logit of `model`."""
+        bias = model.fc_out.bias
+        cfg = model.args.dsp_config
+        if not self.outside_offset:
+            return torch.full_like(bias, self.shift)
+        if bias.numel() != cfg.n_bins:
+            raise ValueError(
+                "an outside-band offset needs one mask logit per bin; this model has "
+                f"{bias.numel()} logits for {cfg.n_bins} bins (out_bands)"
+            )
+        freqs = torch.arange(cfg.n_bins, dtype=bias.dtype) * cfg.sample_rate / cfg.n_fft
+        inside = (freqs >= self.band_hz[0]) & (freqs < self.band_hz[1])
+        return torch.where(inside, self.shift, self.shift + self.outside_offset).to(bias)
+
+    def apply(self, model: StreamNet, sign: float = 1.0) -> None:
+        """Add the offsets to `model`'s output bias in place (`sign=-1` takes them off)."""
+        with torch.no_grad():
+            model.fc_out.bias += sign * self.logit_offsets(model)
 
 
 def enhance_waveform(model: StreamNet, wav: torch.Tensor) -> torch.Tensor:

@@ -9,12 +9,14 @@ fall below the input by more than the given float margins. The margins are tight
 do-no-harm bar (`hushkit eval`) on purpose: int8 loses a little more, and the int8 model is
 what has to pass.
 
-Shifts are absolute: a checkpoint that already carries a shift (`output_bias_shift`, as the
-shipped ones do) has it taken off first. `--quality` adds PESQ-WB and DNSMOS OVRL, and the
-report ends with the bound of an operating point that follows the input SNR: each SNR bucket
-at its own smallest shift within the margins, as if the SNR were known exactly. No SNR
-estimator on the device can do better than that row, so it says whether such a stage is worth
-building.
+Shifts are absolute: a checkpoint that already carries an operating point (as the shipped ones
+do) has it taken off first. `--outside-offset` adds a further constant to the logits of the
+bins outside the speech band (`--speech-band`) at every shift: a negative one takes hum,
+rumble and hiss down harder where little speech is lost. `--quality` adds PESQ-WB and DNSMOS
+OVRL, and the report ends with the bound of an operating point that follows the input SNR:
+each SNR bucket at its own smallest shift within the margins, as if the SNR were known
+exactly. No SNR estimator on the device can do better than that row, so it says whether such
+a stage is worth building.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from hushkit import argtypes
+from hushkit.training.config import SPEECH_BAND_HZ
 
 # Worst-bucket margins (float model) that leave room for the int8 cost under the do-no-harm
 # bar of 0.005 STOI and 0.5 dB SI-SDR.
@@ -58,6 +61,8 @@ def sweep(
     shifts: list[float],
     limit: int | None = None,
     quality: bool = False,
+    outside_offset: float = 0.0,
+    speech_band_hz: tuple[float, float] = SPEECH_BAND_HZ,
 ) -> list[dict]:
     """One row per shift: mean scores, their change against the input per SNR bucket
     (`d_<metric>`), clean-input STOI on every fourth clip, and each clip's own scores
@@ -66,13 +71,11 @@ def sweep(
     from tqdm import tqdm
 
     from hushkit.training import checkpoint, evaluate, metrics
-    from hushkit.training.model import enhance_waveform
+    from hushkit.training.model import OperatingPoint, enhance_waveform
 
     clips = evaluate.load_set(set_dir, limit)
     base = checkpoint.load_model(checkpoint_path).eval()
-    own_shift = float(checkpoint.load(checkpoint_path).get("output_bias_shift") or 0.0)
-    with torch.no_grad():
-        base.fc_out.bias -= own_shift
+    OperatingPoint.of(checkpoint.load(checkpoint_path)).apply(base, sign=-1.0)
     score = _scorer(quality)
     ref = {c.name: score(c.clean, c.noisy) for c in clips}
 
@@ -82,9 +85,9 @@ def sweep(
     rows = []
     for shift in shifts:
         model = copy.deepcopy(base)
+        OperatingPoint(shift, outside_offset, speech_band_hz).apply(model)
         per_clip = {}
         with torch.no_grad():
-            model.fc_out.bias += shift
             for c in tqdm(clips, desc=f"shift {shift:+g}", unit="clip", leave=False):
                 s = score(c.clean, run(model, c.noisy))
                 per_clip[c.name] = {
@@ -93,7 +96,8 @@ def sweep(
                     **{f"d_{m}": v - ref[c.name][m] for m, v in s.items()},
                 }
             clean_stoi = [metrics.stoi(c.clean, run(model, c.clean)) for c in clips[::4]]
-        rows.append({"shift": shift, "clean_stoi": float(np.mean(clean_stoi)),
+        rows.append({"shift": shift, "outside_offset": outside_offset,
+                     "clean_stoi": float(np.mean(clean_stoi)),
                      **_summarise(per_clip), "clips": per_clip})  # fmt: skip
     return rows
 
@@ -152,6 +156,11 @@ def recommend(
     return min(ok) if ok else None
 
 
+def _label(row: dict) -> str:
+    off = row.get("outside_offset") or 0.0
+    return f"{row['shift']:+g}" + (f" (outside the band {row['shift'] + off:+g})" if off else "")
+
+
 def markdown(rows: list[dict], bound: dict | None = None) -> str:
     """The sweep as a table; the SNR-following bound (if given) as its last row."""
     snrs = list(rows[0]["per_snr"]) if rows else []
@@ -169,7 +178,7 @@ def markdown(rows: list[dict], bound: dict | None = None) -> str:
 
     for r in rows:
         lines.append(
-            "| " + " | ".join(cells(f"{r['shift']:+g}", r, f"{r['clean_stoi']:.3f}")) + " |"
+            "| " + " | ".join(cells(_label(r), r, f"{r['clean_stoi']:.3f}")) + " |"
         )
     if bound is not None:
         label = "per SNR (" + ", ".join(f"{k}: {v:+g}" for k, v in bound["shift_per_snr"].items())
@@ -182,8 +191,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "operating-point",
         help="choose a model's operating point (mask-logit shift) on a held-out set",
         description=__doc__.split("\n\n", 1)[1],
-        epilog="example: hushkit operating-point runs/default_ft/best_unshifted.pt "
-        "--set data/heldout --shifts 1,1.5,2,3   (then set output_bias_shift in the config)",
+        epilog="example: hushkit operating-point runs/default_ft/best.pt --set data/heldout "
+        "--shifts 1,1.5,2 --outside-offset -1 --quality   (then set output_bias_shift and "
+        "outside_band_offset in the training config)",
     )
     p.add_argument(
         "checkpoint", help="float checkpoint (.pt); a shift of its own is taken off first"
@@ -192,6 +202,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--shifts", default="0,1,1.5,2,2.5,3", help="comma-separated (default: %(default)s)"
     )
+    p.add_argument("--outside-offset", type=float, default=0.0,
+                   help="added at every shift to the bins outside the speech band "
+                   "(default: %(default)s)")  # fmt: skip
+    p.add_argument("--speech-band", type=_band, default=SPEECH_BAND_HZ, metavar="LO,HI",
+                   help="the speech band in Hz (default: %(default)s)")  # fmt: skip
     p.add_argument("--limit", type=argtypes.positive_int, help="only the first N clips")
     p.add_argument("--stoi-margin", type=argtypes.float_range(0.0), default=DEFAULT_STOI_MARGIN,
                    help="worst-bucket STOI drop allowed (default: %(default)s)")  # fmt: skip
@@ -203,6 +218,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cli)
 
 
+def _band(text: str) -> tuple[float, float]:
+    """'150,4500' -> (150.0, 4500.0), for --speech-band."""
+    try:
+        lo, hi = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give LO,HI in Hz, e.g. 150,4500") from None
+    if not 0.0 <= lo < hi:
+        raise argparse.ArgumentTypeError(f"{text!r}: give 0 <= LO < HI")
+    return lo, hi
+
+
 def _cli(args: argparse.Namespace) -> int:
     from hushkit.errors import InputError
 
@@ -212,7 +238,8 @@ def _cli(args: argparse.Namespace) -> int:
         raise InputError(f"--shifts {args.shifts!r}: give numbers separated by commas") from None
     if not shifts:
         raise InputError("--shifts: give at least one shift")
-    rows = sweep(args.checkpoint, args.set_dir, sorted(shifts), args.limit, args.quality)
+    rows = sweep(args.checkpoint, args.set_dir, sorted(shifts), args.limit, args.quality,
+                 args.outside_offset, args.speech_band)  # fmt: skip
     best = recommend(rows, args.stoi_margin, args.si_sdr_margin)
     bound = snr_following_bound(rows, args.stoi_margin, args.si_sdr_margin)
     if args.json:

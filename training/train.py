@@ -25,11 +25,15 @@ import random
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from hushkit.training.config import TrainConfig
 from hushkit.training.losses import enhancement_loss, si_sdr
+
+if TYPE_CHECKING:
+    from hushkit.training.model import OperatingPoint
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "configs" / "default.toml"
 
@@ -170,7 +174,14 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
     from tqdm import tqdm
 
     from hushkit.training import checkpoint
-    from hushkit.training.model import STFT, MaskNet, ModelArgs, build_model, log_power
+    from hushkit.training.model import (
+        STFT,
+        MaskNet,
+        ModelArgs,
+        OperatingPoint,
+        build_model,
+        log_power,
+    )
 
     rank, world = _dist_setup()
     if cfg.threads:
@@ -300,8 +311,13 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
     if world > 1:
         torch.distributed.barrier()
         torch.distributed.destroy_process_group()
-    if is_main and cfg.output_bias_shift and best_path.exists():
-        shift_output_bias(best_path, cfg.output_bias_shift)
+    point = OperatingPoint(
+        cfg.output_bias_shift,
+        cfg.outside_band_offset,
+        (cfg.speech_band_low_hz, cfg.speech_band_high_hz),
+    )
+    if is_main and point and best_path.exists():
+        shift_output_bias(best_path, point)
     return best_path
 
 
@@ -320,30 +336,31 @@ def optimizer_step(params, optimizer, loss, grad_clip: float) -> bool:
     return True
 
 
-def shift_output_bias(path: Path, shift: float) -> None:
-    """Set the operating point: add `shift` to every mask logit of the checkpoint at `path`.
+def shift_output_bias(path: Path, point: OperatingPoint) -> None:
+    """Set the operating point of the checkpoint at `path`: add `point.shift` to every mask
+    logit and `point.outside_offset` more to the bins outside `point.band_hz`.
 
     The training mixtures reward removing every trace of noise; on voices and noises from
     elsewhere that costs speech. A positive shift raises every gain (sigmoid(z + shift)), so
-    the model keeps more of what it is unsure about. It is folded into the output layer's bias,
-    so the int8 graph and the firmware are unchanged. The shift is chosen on the
-    held-out-source set; the unshifted weights stay in `<name>_unshifted.pt`.
+    the model keeps more of what it is unsure about; a negative outside-band offset then takes
+    the hum, rumble and hiss outside the speech band down again, where little speech is lost.
+    Both are folded into the output layer's bias, so the int8 graph and the firmware are
+    unchanged. They are chosen on the held-out-source set. An operating point the checkpoint
+    already carries is replaced, not added to; the weights without one stay in
+    `<name>_unshifted.pt`.
     """
-    import shutil
-
-    import torch
-
     from hushkit.training import checkpoint
+    from hushkit.training.model import OperatingPoint
 
     payload = checkpoint.load(path)
-    shutil.copyfile(path, path.with_name(path.stem + "_unshifted.pt"))
     model = checkpoint.load_model(path)
-    with torch.no_grad():
-        model.fc_out.bias += shift
+    OperatingPoint.of(payload).apply(model, sign=-1.0)
     extra = {k: v for k, v in payload.items() if k not in ("format", "model_args", "dsp",
                                                             "state_dict")}  # fmt: skip
-    extra["output_bias_shift"] = shift
-    checkpoint.save(path, model, **extra)
+    checkpoint.save(path.with_name(path.stem + "_unshifted.pt"), model,
+                    **{**extra, **OperatingPoint().as_extra()})  # fmt: skip
+    point.apply(model)
+    checkpoint.save(path, model, **{**extra, **point.as_extra()})
 
 
 def main(argv: list[str] | None = None) -> int:
