@@ -170,3 +170,17 @@ def test_optimizer_step_skips_a_non_finite_loss_or_gradient():
     assert torch.equal(w.detach(), torch.ones(3))
     assert optimizer_step([w], optimizer, w.square().sum(), grad_clip=1.0)
     assert torch.all(w.detach() < 1.0)
+
+
+@pytest.mark.parametrize("name", ["default", "lowlatency"])
+def test_shipped_checkpoint_carries_the_operating_point_its_recipe_names(name):
+    # `make pretrained-MODEL` must give back the shipped operating point, not an older one.
+    from pathlib import Path
+
+    from hushkit.training.config import TrainConfig
+    from hushkit.training.model import OperatingPoint
+
+    repo = Path(__file__).resolve().parent.parent
+    cfg = TrainConfig.from_toml(repo / "training" / "configs" / f"{name}_ft.toml")
+    shipped = checkpoint.load(repo / "training" / "pretrained" / f"{name}.pt")
+    assert OperatingPoint.of(shipped) == OperatingPoint.of_config(cfg)

@@ -194,6 +194,12 @@ class OperatingPoint:
             (float(band[0]), float(band[1])),
         )
 
+    @classmethod
+    def of_config(cls, cfg) -> OperatingPoint:
+        """The operating point a training config names (`TrainConfig`)."""
+        band = (cfg.speech_band_low_hz, cfg.speech_band_high_hz)
+        return cls(cfg.output_bias_shift, cfg.outside_band_offset, band)
+
     def as_extra(self) -> dict:
         """The checkpoint keys that record it."""
         return {

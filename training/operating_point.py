@@ -205,8 +205,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--outside-offset", type=float, default=0.0,
                    help="added at every shift to the bins outside the speech band "
                    "(default: %(default)s)")  # fmt: skip
+    lo, hi = SPEECH_BAND_HZ
     p.add_argument("--speech-band", type=_band, default=SPEECH_BAND_HZ, metavar="LO,HI",
-                   help="the speech band in Hz (default: %(default)s)")  # fmt: skip
+                   help=f"the speech band in Hz (default: {lo:g},{hi:g})")  # fmt: skip
     p.add_argument("--limit", type=argtypes.positive_int, help="only the first N clips")
     p.add_argument("--stoi-margin", type=argtypes.float_range(0.0), default=DEFAULT_STOI_MARGIN,
                    help="worst-bucket STOI drop allowed (default: %(default)s)")  # fmt: skip

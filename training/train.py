@@ -311,11 +311,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
     if world > 1:
         torch.distributed.barrier()
         torch.distributed.destroy_process_group()
-    point = OperatingPoint(
-        cfg.output_bias_shift,
-        cfg.outside_band_offset,
-        (cfg.speech_band_low_hz, cfg.speech_band_high_hz),
-    )
+    point = OperatingPoint.of_config(cfg)
     if is_main and point and best_path.exists():
         shift_output_bias(best_path, point)
     return best_path
