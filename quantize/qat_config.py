@@ -26,4 +26,5 @@ class QATConfig:
     output_bias_shift: float = 0.0
     outside_band_offset: float = 0.0
     speech_band_hz: tuple[float, float] | None = None  # None: the default speech band
+    mask_logit_scale: float = 1.0
     seed: int = 0

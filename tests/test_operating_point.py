@@ -64,10 +64,9 @@ def test_shifts_are_absolute_for_a_checkpoint_that_carries_one(tmp_path: Path) -
     model = MaskNet(ModelArgs(hidden=8))
     plain, shifted = tmp_path / "plain.pt", tmp_path / "shifted.pt"
     checkpoint.save(plain, model)
-    with torch.no_grad():
-        model.fc_out.bias += 1.5
-    OperatingPoint(0.0, -2.0).apply(model)
-    checkpoint.save(shifted, model, **OperatingPoint(1.5, -2.0).as_extra())
+    point = OperatingPoint(1.5, -2.0, scale=0.7)
+    point.apply(model)
+    checkpoint.save(shifted, model, **point.as_extra())
     clips = _tiny_set(tmp_path / "set")
     a = operating_point.sweep(plain, clips, [0.0, 1.0])
     b = operating_point.sweep(shifted, clips, [0.0, 1.0])
@@ -89,6 +88,10 @@ def test_outside_offset_is_swept_at_every_shift(tmp_path: Path) -> None:
     assert banded["outside_offset"] == -6.0 and flat["outside_offset"] == 0.0
     assert banded["si_sdr"] != pytest.approx(flat["si_sdr"], abs=1e-3)
     assert "(outside the band -5)" in operating_point.markdown([banded])
+    (soft,) = operating_point.sweep(plain, clips, [1.0], logit_scale=0.5)
+    assert soft["logit_scale"] == 0.5
+    assert soft["si_sdr"] != pytest.approx(flat["si_sdr"], abs=1e-3)
+    assert "logits ×0.5, +1" in operating_point.markdown([soft])
 
 
 @pytest.mark.parametrize("text", ["4500,150", "150", "a,b", "-1,100"])

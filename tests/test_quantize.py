@@ -304,7 +304,8 @@ def test_quantize_qat_end_to_end(tmp_path, capsys):
     stage = TrainConfig(hidden=8, clean_prob=0.5, distortion_weight=4.0, sisdr_weight=1.0)
     model = MaskNet(ModelArgs(hidden=8))
     checkpoint.save(ckpt, model, config=dataclasses.asdict(stage), output_bias_shift=1.5,
-                    outside_band_offset=-2.5, speech_band_hz=[100.0, 5000.0])  # fmt: skip
+                    outside_band_offset=-2.5, speech_band_hz=[100.0, 5000.0],
+                    mask_logit_scale=0.75)  # fmt: skip
     out = tmp_path / "out"
     argv = ["quantize", str(ckpt), "--out", str(out), "--calib-dir", str(data), "--no-parity"]
     assert cli.main([*argv, "--qat", "--qat-steps", "2", "--qat-batch", "2"]) == 0
@@ -320,6 +321,7 @@ def test_quantize_qat_end_to_end(tmp_path, capsys):
     assert meta["qat"]["output_bias_shift"] == 1.5
     assert meta["qat"]["outside_band_offset"] == -2.5
     assert meta["qat"]["speech_band_hz"] == [100.0, 5000.0]
+    assert meta["qat"]["mask_logit_scale"] == 0.75
     import hashlib
 
     assert meta["checkpoint_sha256"] == hashlib.sha256(ckpt.read_bytes()).hexdigest()
@@ -367,6 +369,33 @@ def test_qat_keeps_the_operating_point():
     assert torch.allclose(taken_off.max(), torch.tensor(3.0), atol=1e-5)  # inside the band
     assert torch.allclose(taken_off.min(), torch.tensor(1.0), atol=1e-5)  # outside it
     assert torch.allclose(model.fc_out.bias, before, atol=1e-6)
+
+
+def test_qat_fine_tunes_the_unscaled_logits():
+    """A mask logit scale comes off with the rest of the operating point while fine-tuning
+    (the loss sees the network's own logits) and goes back on after."""
+    from hushkit.quantize import qat
+
+    torch.manual_seed(0)
+    model = MaskNet(ModelArgs(hidden=8))
+    before = model.fc_out.weight.detach().clone()
+    seen = []
+    original = qat.FakeQuantOps.activation
+
+    def spy(self, name, kind, x):
+        if kind == "sigmoid":
+            seen.append(model.fc_out.weight.detach().clone())
+        return original(self, name, kind, x)
+
+    qat.FakeQuantOps.activation = spy
+    try:
+        batches = iter([(torch.randn(2, 4000) * 0.1, torch.randn(2, 4000) * 0.1)] * 2)
+        cfg = qat.QATConfig(steps=1, lr=0.0, output_bias_shift=1.0, mask_logit_scale=0.5)
+        qat.finetune(model, batches, cfg, log_every=0)
+    finally:
+        qat.FakeQuantOps.activation = original
+    assert seen and torch.allclose(seen[0], before / 0.5, atol=1e-6)
+    assert torch.allclose(model.fc_out.weight, before, atol=1e-6)
 
 
 def test_qat_skips_a_non_finite_batch(capsys):

@@ -125,6 +125,31 @@ def test_outside_band_offset_moves_only_the_bins_outside_the_speech_band(tmp_pat
                           before, atol=1e-6)  # fmt: skip
 
 
+def test_mask_logit_scale_softens_the_mask_and_comes_off_again(tmp_path):
+    """z -> 0.8 z + 1.2 on every logit (band outputs too: the scale is linear); replacing the
+    point gives back the unscaled weights."""
+    from hushkit.training.model import STFT, MaskNet, ModelArgs, OperatingPoint, log_power
+    from hushkit.training.train import shift_output_bias
+
+    for args in (ModelArgs(hidden=8), ModelArgs(hidden=8, out_bands=16)):
+        torch.manual_seed(0)
+        model = MaskNet(args).eval()
+        path = tmp_path / "best.pt"
+        checkpoint.save(path, model)
+        shift_output_bias(path, OperatingPoint(1.2, scale=0.8))
+        spec = STFT(model.args.dsp_config)(0.1 * torch.randn(1, 4000))
+        with torch.no_grad():
+            m0, _ = model(log_power(spec))
+            m1, _ = checkpoint.load_model(path)(log_power(spec))
+        assert torch.allclose(torch.logit(m1), 0.8 * torch.logit(m0) + 1.2, atol=1e-3)
+        assert OperatingPoint.of(checkpoint.load(path)).scale == 0.8
+        shift_output_bias(path, OperatingPoint(1.2))
+        weight = checkpoint.load_model(path).fc_out.weight
+        assert torch.allclose(weight, model.fc_out.weight, atol=1e-6)
+    with pytest.raises(ValueError, match="logit scale"):
+        OperatingPoint(1.0, scale=0.0)
+
+
 def test_outside_band_offset_refuses_banded_logits():
     from hushkit.training.model import MaskNet, ModelArgs, OperatingPoint
 

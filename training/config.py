@@ -69,6 +69,7 @@ class TrainConfig:
     outside_band_offset: float = 0.0  # added on the bins outside the speech band
     speech_band_low_hz: float = SPEECH_BAND_HZ[0]
     speech_band_high_hz: float = SPEECH_BAND_HZ[1]
+    mask_logit_scale: float = 1.0  # the logits are multiplied by it first; < 1: a softer mask
 
     # validation
     val_clips: int = 24  # clips of data_dir/valset scored each epoch

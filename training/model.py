@@ -170,19 +170,23 @@ def build_model(model_args: dict) -> StreamNet:
 
 @dataclasses.dataclass(frozen=True)
 class OperatingPoint:
-    """What `train.shift_output_bias` adds to the mask logits, folded into the output bias
-    (so it costs nothing on the device): `shift` on every bin, plus `outside_offset` on the
-    bins outside `band_hz`. Checkpoints carry it as `output_bias_shift`,
-    `outside_band_offset` and `speech_band_hz`."""
+    """What `train.shift_output_bias` does to the mask logits, folded into the output layer
+    (so it costs nothing on the device): z -> `scale` * z + `shift` on every bin, plus
+    `outside_offset` on the bins outside `band_hz`. A scale below 1 softens the mask (fewer
+    gains near 0 or 1). Checkpoints carry it as `output_bias_shift`, `outside_band_offset`,
+    `speech_band_hz` and `mask_logit_scale`."""
 
     shift: float = 0.0
     outside_offset: float = 0.0
     band_hz: tuple[float, float] = SPEECH_BAND_HZ
+    scale: float = 1.0
 
     def __post_init__(self):
         lo, hi = self.band_hz
         if not 0.0 <= lo < hi:
             raise ValueError(f"speech band {lo:g}-{hi:g} Hz: give 0 <= low < high")
+        if not 0.0 < self.scale <= 10.0:
+            raise ValueError(f"mask logit scale {self.scale:g}: give a value in (0, 10]")
 
     @classmethod
     def of(cls, payload: dict) -> OperatingPoint:
@@ -192,13 +196,14 @@ class OperatingPoint:
             float(payload.get("output_bias_shift") or 0.0),
             float(payload.get("outside_band_offset") or 0.0),
             (float(band[0]), float(band[1])),
+            float(payload.get("mask_logit_scale") or 1.0),
         )
 
     @classmethod
     def of_config(cls, cfg) -> OperatingPoint:
         """The operating point a training config names (`TrainConfig`)."""
         band = (cfg.speech_band_low_hz, cfg.speech_band_high_hz)
-        return cls(cfg.output_bias_shift, cfg.outside_band_offset, band)
+        return cls(cfg.output_bias_shift, cfg.outside_band_offset, band, cfg.mask_logit_scale)
 
     def as_extra(self) -> dict:
         """The checkpoint keys that record it."""
@@ -206,10 +211,11 @@ class OperatingPoint:
             "output_bias_shift": self.shift,
             "outside_band_offset": self.outside_offset,
             "speech_band_hz": list(self.band_hz),
+            "mask_logit_scale": self.scale,
         }
 
     def __bool__(self) -> bool:
-        return bool(self.shift or self.outside_offset)
+        return bool(self.shift or self.outside_offset or self.scale != 1.0)
 
     def logit_offsets(self, model: StreamNet) -> torch.Tensor:
         """One value per mask logit of `model`."""
@@ -227,9 +233,18 @@ class OperatingPoint:
         return torch.where(inside, self.shift, self.shift + self.outside_offset).to(bias)
 
     def apply(self, model: StreamNet, sign: float = 1.0) -> None:
-        """Add the offsets to `model`'s output bias in place (`sign=-1` takes them off)."""
+        """Put the operating point on `model`'s output layer in place (`sign=-1` takes it
+        off): scale its weights and bias, then add the offsets to the bias."""
+        out = model.fc_out
         with torch.no_grad():
-            model.fc_out.bias += sign * self.logit_offsets(model)
+            if sign > 0:
+                out.weight *= self.scale
+                out.bias *= self.scale
+                out.bias += self.logit_offsets(model)
+            else:
+                out.bias -= self.logit_offsets(model)
+                out.bias /= self.scale
+                out.weight /= self.scale
 
 
 def enhance_waveform(model: StreamNet, wav: torch.Tensor) -> torch.Tensor:

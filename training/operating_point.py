@@ -12,7 +12,9 @@ what has to pass.
 Shifts are absolute: a checkpoint that already carries an operating point (as the shipped ones
 do) has it taken off first. `--outside-offset` adds a further constant to the logits of the
 bins outside the speech band (`--speech-band`) at every shift: a negative one takes hum,
-rumble and hiss down harder where little speech is lost. `--quality` adds PESQ-WB and DNSMOS
+rumble and hiss down harder where little speech is lost. `--logit-scale` multiplies the
+logits before the shift: below 1 the mask is softer (gains stay away from 0 and 1), which
+can keep more speech at the same noise removal. `--quality` adds PESQ-WB and DNSMOS
 OVRL, and the report ends with the bound of an operating point that follows the input SNR:
 each SNR bucket at its own smallest shift within the margins, as if the SNR were known
 exactly. No SNR estimator on the device can do better than that row, so it says whether such
@@ -63,6 +65,7 @@ def sweep(
     quality: bool = False,
     outside_offset: float = 0.0,
     speech_band_hz: tuple[float, float] = SPEECH_BAND_HZ,
+    logit_scale: float = 1.0,
 ) -> list[dict]:
     """One row per shift: mean scores, their change against the input per SNR bucket
     (`d_<metric>`), clean-input STOI on every fourth clip, and each clip's own scores
@@ -85,7 +88,7 @@ def sweep(
     rows = []
     for shift in shifts:
         model = copy.deepcopy(base)
-        OperatingPoint(shift, outside_offset, speech_band_hz).apply(model)
+        OperatingPoint(shift, outside_offset, speech_band_hz, logit_scale).apply(model)
         per_clip = {}
         with torch.no_grad():
             for c in tqdm(clips, desc=f"shift {shift:+g}", unit="clip", leave=False):
@@ -96,7 +99,7 @@ def sweep(
                     **{f"d_{m}": v - ref[c.name][m] for m, v in s.items()},
                 }
             clean_stoi = [metrics.stoi(c.clean, run(model, c.clean)) for c in clips[::4]]
-        rows.append({"shift": shift, "outside_offset": outside_offset,
+        rows.append({"shift": shift, "outside_offset": outside_offset, "logit_scale": logit_scale,
                      "clean_stoi": float(np.mean(clean_stoi)),
                      **_summarise(per_clip), "clips": per_clip})  # fmt: skip
     return rows
@@ -158,7 +161,9 @@ def recommend(
 
 def _label(row: dict) -> str:
     off = row.get("outside_offset") or 0.0
-    return f"{row['shift']:+g}" + (f" (outside the band {row['shift'] + off:+g})" if off else "")
+    scale = row.get("logit_scale") or 1.0
+    label = f"{row['shift']:+g}" + (f" (outside the band {row['shift'] + off:+g})" if off else "")
+    return (f"logits ×{scale:g}, " if scale != 1.0 else "") + label
 
 
 def markdown(rows: list[dict], bound: dict | None = None) -> str:
@@ -192,8 +197,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="choose a model's operating point (mask-logit shift) on a held-out set",
         description=__doc__.split("\n\n", 1)[1],
         epilog="example: hushkit operating-point runs/default_ft/best.pt --set data/heldout "
-        "--shifts 1,1.5,2 --outside-offset -1 --quality   (then set output_bias_shift and "
-        "outside_band_offset in the training config)",
+        "--shifts 1,1.5,2 --outside-offset -1 --quality   (then set output_bias_shift, "
+        "outside_band_offset and mask_logit_scale in the training config)",
     )
     p.add_argument(
         "checkpoint", help="float checkpoint (.pt); a shift of its own is taken off first"
@@ -204,6 +209,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--outside-offset", type=float, default=0.0,
                    help="added at every shift to the bins outside the speech band "
+                   "(default: %(default)s)")  # fmt: skip
+    p.add_argument("--logit-scale", type=argtypes.float_range(0.05, 10.0), default=1.0,
+                   help="multiplies the mask logits before the shift; < 1 softens the mask "
                    "(default: %(default)s)")  # fmt: skip
     lo, hi = SPEECH_BAND_HZ
     p.add_argument("--speech-band", type=_band, default=SPEECH_BAND_HZ, metavar="LO,HI",
@@ -240,7 +248,7 @@ def _cli(args: argparse.Namespace) -> int:
     if not shifts:
         raise InputError("--shifts: give at least one shift")
     rows = sweep(args.checkpoint, args.set_dir, sorted(shifts), args.limit, args.quality,
-                 args.outside_offset, args.speech_band)  # fmt: skip
+                 args.outside_offset, args.speech_band, args.logit_scale)  # fmt: skip
     best = recommend(rows, args.stoi_margin, args.si_sdr_margin)
     bound = snr_following_bound(rows, args.stoi_margin, args.si_sdr_margin)
     if args.json:
