@@ -341,6 +341,28 @@ def test_qat_mixes_like_the_checkpoints_training_stage(tmp_path):
     assert not torch.equal(noisy, clean)
 
 
+def _output_layer_seen_by_the_loss(model, cfg, param: str) -> list:
+    """Fine-tune `model` with `cfg` on random audio and return `model.fc_out.<param>` as it
+    was at each mask sigmoid, i.e. what the loss saw."""
+    from hushkit.quantize import qat
+
+    seen = []
+    original = qat.FakeQuantOps.activation
+
+    def spy(self, name, kind, x):
+        if kind == "sigmoid":
+            seen.append(getattr(model.fc_out, param).detach().clone())
+        return original(self, name, kind, x)
+
+    qat.FakeQuantOps.activation = spy
+    try:
+        batches = iter([(torch.randn(2, 4000) * 0.1, torch.randn(2, 4000) * 0.1)] * 2)
+        qat.finetune(model, batches, cfg, log_every=0)
+    finally:
+        qat.FakeQuantOps.activation = original
+    return seen
+
+
 def test_qat_keeps_the_operating_point():
     """The operating point comes off the logits while fine-tuning and goes back on: with no
     steps the model is unchanged, and the loss never sees (or trains away) the point."""
@@ -349,21 +371,8 @@ def test_qat_keeps_the_operating_point():
     torch.manual_seed(0)
     model = MaskNet(ModelArgs(hidden=8))
     before = model.fc_out.bias.detach().clone()
-    seen = []
-    original = qat.FakeQuantOps.activation
-
-    def spy(self, name, kind, x):
-        if kind == "sigmoid":
-            seen.append(model.fc_out.bias.detach().clone())
-        return original(self, name, kind, x)
-
-    qat.FakeQuantOps.activation = spy
-    try:
-        batches = iter([(torch.randn(2, 4000) * 0.1, torch.randn(2, 4000) * 0.1)] * 2)
-        cfg = qat.QATConfig(steps=1, lr=0.0, output_bias_shift=3.0, outside_band_offset=-2.0)
-        qat.finetune(model, batches, cfg, log_every=0)
-    finally:
-        qat.FakeQuantOps.activation = original
+    cfg = qat.QATConfig(steps=1, lr=0.0, output_bias_shift=3.0, outside_band_offset=-2.0)
+    seen = _output_layer_seen_by_the_loss(model, cfg, "bias")
     assert seen
     taken_off = before - seen[0]
     assert torch.allclose(taken_off.max(), torch.tensor(3.0), atol=1e-5)  # inside the band
@@ -379,21 +388,8 @@ def test_qat_fine_tunes_the_unscaled_logits():
     torch.manual_seed(0)
     model = MaskNet(ModelArgs(hidden=8))
     before = model.fc_out.weight.detach().clone()
-    seen = []
-    original = qat.FakeQuantOps.activation
-
-    def spy(self, name, kind, x):
-        if kind == "sigmoid":
-            seen.append(model.fc_out.weight.detach().clone())
-        return original(self, name, kind, x)
-
-    qat.FakeQuantOps.activation = spy
-    try:
-        batches = iter([(torch.randn(2, 4000) * 0.1, torch.randn(2, 4000) * 0.1)] * 2)
-        cfg = qat.QATConfig(steps=1, lr=0.0, output_bias_shift=1.0, mask_logit_scale=0.5)
-        qat.finetune(model, batches, cfg, log_every=0)
-    finally:
-        qat.FakeQuantOps.activation = original
+    cfg = qat.QATConfig(steps=1, lr=0.0, output_bias_shift=1.0, mask_logit_scale=0.5)
+    seen = _output_layer_seen_by_the_loss(model, cfg, "weight")
     assert seen and torch.allclose(seen[0], before / 0.5, atol=1e-6)
     assert torch.allclose(model.fc_out.weight, before, atol=1e-6)
 
