@@ -1,8 +1,8 @@
 """`hushkit operating-point`: choose a float model's operating point on a held-out set.
 
-The operating point is a constant added to every mask logit (`train.shift_output_bias`), so
-the model keeps more of what it is unsure about; it is folded into the output bias and costs
-nothing on the device. This command scores a checkpoint at several shifts on a test set
+The operating point is mainly a constant added to every mask logit (`train.shift_output_bias`),
+so the model keeps more of what it is unsure about; it is folded into the output layer and
+costs nothing on the device. This command scores a checkpoint at several shifts on a test set
 (float model, whole clips) against the unprocessed input, per input-SNR bucket, plus what
 each shift does to clean speech, and names the smallest shift whose worst bucket does not
 fall below the input by more than the given float margins. The margins are tighter than the
@@ -201,7 +201,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "outside_band_offset and mask_logit_scale in the training config)",
     )
     p.add_argument(
-        "checkpoint", help="float checkpoint (.pt); a shift of its own is taken off first"
+        "checkpoint",
+        help="float checkpoint (.pt); an operating point of its own is taken off first",
     )
     p.add_argument("--set", required=True, dest="set_dir", help="folder with clean/ and noisy/")
     p.add_argument(
