@@ -333,17 +333,19 @@ def optimizer_step(params, optimizer, loss, grad_clip: float) -> bool:
 
 
 def shift_output_bias(path: Path, point: OperatingPoint) -> None:
-    """Set the operating point of the checkpoint at `path`: add `point.shift` to every mask
-    logit and `point.outside_offset` more to the bins outside `point.band_hz`.
+    """Set the operating point of the checkpoint at `path`: scale every mask logit by
+    `point.scale`, then add `point.shift` to it and `point.outside_offset` more to the bins
+    outside `point.band_hz`.
 
     The training mixtures reward removing every trace of noise; on voices and noises from
     elsewhere that costs speech. A positive shift raises every gain (sigmoid(z + shift)), so
     the model keeps more of what it is unsure about; a negative outside-band offset then takes
-    the hum, rumble and hiss outside the speech band down again, where little speech is lost.
-    Both are folded into the output layer's bias, so the int8 graph and the firmware are
-    unchanged. They are chosen on the held-out-source set. An operating point the checkpoint
-    already carries is replaced, not added to; the weights without one stay in
-    `<name>_unshifted.pt`.
+    the hum, rumble and hiss outside the speech band down again, where little speech is lost;
+    a scale below 1 softens the mask of a network over-confident on unfamiliar voices. All
+    three are folded into the output layer's weights and bias, so the int8 graph and the
+    firmware are unchanged. They are chosen on the held-out-source set. An operating point
+    the checkpoint already carries is replaced, not added to; the weights without one stay
+    in `<name>_unshifted.pt`.
     """
     from hushkit.training import checkpoint
     from hushkit.training.model import OperatingPoint
