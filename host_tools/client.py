@@ -75,10 +75,16 @@ class DeviceInfo:
     arena_bytes: int
     max_payload: int
     cost_source: p.CostSource
+    feature_planes: int = 1
 
     @property
     def model_loaded(self) -> bool:
         return self.model_status == 0
+
+    @property
+    def n_features(self) -> int:
+        """Feature values per hop: n_bins, or twice that with the floor feature."""
+        return self.n_bins * max(1, self.feature_planes)
 
     @property
     def output_delay(self) -> int:
@@ -232,7 +238,7 @@ class DeviceClient:
         pcm = np.asarray(pcm)
         if pcm.dtype != np.int16 or pcm.ndim != 1 or pcm.size % info.hop:
             raise ValueError(f"pcm must be 1-D int16 with a multiple of {info.hop} samples")
-        tap_len = payloads.tap_bytes(info.n_bins, info.state_size) if taps else 0
+        tap_len = payloads.tap_bytes(info.n_bins, info.state_size, info.n_features) if taps else 0
         block = payloads.process_max_hops(info.hop, tap_len)
         if block == 0:
             raise DeviceError(
@@ -263,7 +269,7 @@ class DeviceClient:
         tap_len = head["tap_bytes"]
         if head["n_hops"] != n_hops or (tap_len != 0) != taps:
             raise DeviceError(f"PROCESS reply does not match the request: {head}")
-        sizes = (info.n_bins, info.state_size, info.n_bins, info.state_size)
+        sizes = (info.n_features, info.state_size, info.n_bins, info.state_size)
         if taps and tap_len != sum(sizes):
             raise DeviceError(
                 f"device sends {tap_len} tap bytes per hop, INFO implies {sum(sizes)}"

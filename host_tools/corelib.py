@@ -328,6 +328,7 @@ class _PipelineTap(ctypes.Structure):
         ("state_out", ctypes.POINTER(ctypes.c_int8)),
         ("n_bins", ctypes.c_int),
         ("state_size", ctypes.c_int),
+        ("n_features", ctypes.c_int),
     ]
 
 
@@ -396,6 +397,7 @@ class Pipeline:
         self._bypass = False
         tap = self._raw_tap()
         self.n_bins = tap.n_bins
+        self.n_features = tap.n_features  # 2 * n_bins with the floor feature
         self.state_size = tap.state_size
 
     def error_str(self, err: int) -> str:
@@ -431,7 +433,7 @@ class Pipeline:
         tap = self._raw_tap()
         if not tap.features:
             return None
-        sizes = {"features": tap.n_bins, "mask": tap.n_bins}
+        sizes = {"features": tap.n_features, "mask": tap.n_bins}
         return {
             name: np.ctypeslib.as_array(getattr(tap, name), (sizes.get(name, tap.state_size),))
             .astype(np.int8)
@@ -471,7 +473,7 @@ class Pipeline:
         if self._bypass:
             raise PipelineError("taps need the model to run: bypass is on")
         n_hops = len(pcm) // self.hop
-        sizes = {"features": self.n_bins, "mask": self.n_bins}
+        sizes = {"features": self.n_features, "mask": self.n_bins}
         taps = {
             name: np.zeros((n_hops, sizes.get(name, self.state_size)), np.int8)
             for name in self.TAP_NAMES

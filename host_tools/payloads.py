@@ -80,7 +80,8 @@ INFO_REPLY = Layout(
         Field("arena_bytes", "I", "tensor arena the model uses, bytes"),
         Field("max_payload", "H", "largest payload the device accepts, bytes"),
         Field("cost_source", "B", "CostSource of the per-hop costs"),
-        Field("_pad", "x"),
+        Field("feature_planes", "B",
+              "features per bin: 1 = log power, 2 = with the floor feature; 0 = none loaded"),
     ),
 )
 
@@ -98,7 +99,8 @@ PROCESS_REPLY = Layout(
     "PROCESS_REPLY",
     "PROCESS reply payload header; followed by n_hops records of "
     "PROCESS_HOP + hop int16 LE output samples + tap_bytes int8 tap values "
-    "(features[n_bins], state_in[state_size], mask[n_bins], state_out[state_size]).",
+    "(features[n_features], state_in[state_size], mask[n_bins], state_out[state_size]; "
+    "n_features = feature_planes * n_bins).",
     (
         Field("n_hops", "H", "hops processed"),
         Field("flags", "B", "ProcessFlag echoed"),
@@ -350,9 +352,10 @@ LAYOUTS = (
 )
 
 
-def tap_bytes(n_bins: int, state_size: int) -> int:
-    """Tap bytes per hop: features, state_in, mask, state_out (int8 each)."""
-    return 2 * n_bins + 2 * state_size
+def tap_bytes(n_bins: int, state_size: int, n_features: int | None = None) -> int:
+    """Tap bytes per hop: features (n_bins values unless told), state_in, mask, state_out
+    (int8 each)."""
+    return (n_bins if n_features is None else n_features) + n_bins + 2 * state_size
 
 
 def process_max_hops(hop: int, taps_per_hop: int = 0) -> int:

@@ -46,10 +46,10 @@ def load_clips(calib_dir: str | Path, n_clips: int = DEFAULT_CLIPS) -> list[np.n
 def streaming_pairs(
     model, clips: Sequence[np.ndarray], n_hops: int = DEFAULT_HOPS
 ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(features [1, n_bins], state_in [1, H]) float32 per hop, spread evenly over the clips."""
+    """(features [1, n_features], state_in [1, H]) float32 per hop, spread evenly over the clips."""
     import torch
 
-    from hushkit.training.model import STFT, log_power
+    from hushkit.training.model import STFT, input_features
 
     if not clips:
         raise ValueError("no calibration audio")
@@ -59,7 +59,8 @@ def streaming_pairs(
     pairs: list[tuple[np.ndarray, np.ndarray]] = []
     with torch.no_grad():
         for clip in clips:
-            feats = log_power(stft(torch.from_numpy(np.asarray(clip, np.float32))[None]))[0]
+            spec = stft(torch.from_numpy(np.asarray(clip, np.float32))[None])
+            feats = input_features(model.args, spec)[0][0]
             state = model.initial_state(1)
             taken = 0
             for t in range(feats.shape[0]):

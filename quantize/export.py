@@ -111,8 +111,13 @@ def check_model(data: bytes, measure_arena: ArenaMeasure, expect_dsp: str | None
     if expect_dsp is not None and dsp.get(expect_dsp) != cfg:
         raise ExportError(f"model is built for DSP {cfg.name!r}, expected {expect_dsp!r}")
     io = {w: info.io_tensor(w) for w in IO_NAMES}
-    if io["features"].shape != (1, cfg.n_bins) or io["mask"].shape != (1, cfg.n_bins):
-        raise ExportError(f"features/mask must be [1, {cfg.n_bins}] for DSP {cfg.name!r}")
+    if io["features"].shape not in ((1, cfg.n_bins), (1, 2 * cfg.n_bins)):
+        raise ExportError(
+            f"features must be [1, {cfg.n_bins}] (log power) or [1, {2 * cfg.n_bins}] (with the "
+            f"floor feature) for DSP {cfg.name!r}"
+        )
+    if io["mask"].shape != (1, cfg.n_bins):
+        raise ExportError(f"mask must be [1, {cfg.n_bins}] for DSP {cfg.name!r}")
     if io["state_in"].shape != io["state_out"].shape:
         raise ExportError("state_in and state_out shapes differ")
     s_in, s_out = io["state_in"], io["state_out"]

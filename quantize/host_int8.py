@@ -70,6 +70,14 @@ class Int8Model:
             w: self.info.outputs.index(self.info.io_tensor(w).index) for w in contract.OUTPUTS
         }
         self.state_size = self.info.io_tensor("state_in").shape[-1]
+        # n_bins log powers, or twice that with the floor feature (contract.py)
+        self.n_features = self.info.io_tensor("features").shape[-1]
+        if self.n_features not in (self.dsp.n_bins, 2 * self.dsp.n_bins):
+            raise ValueError(
+                f"features has {self.n_features} values; DSP {self.dsp.name!r} needs "
+                f"{self.dsp.n_bins} (log power) or {2 * self.dsp.n_bins} (with the floor feature)"
+            )
+        self.floor_feature = self.n_features == 2 * self.dsp.n_bins
         self.runtime = runtime
         if runtime == "tflm":
             from tflite_micro import runtime as tflm
@@ -82,6 +90,10 @@ class Int8Model:
             self._litert.allocate_tensors()
             self._in_idx = [d["index"] for d in self._litert.get_input_details()]
             self._out_idx = [d["index"] for d in self._litert.get_output_details()]
+
+    def feature_front_end(self) -> FeatureFrontEnd:
+        """A fresh per-stream feature computer for this model (as after a reset)."""
+        return FeatureFrontEnd(self)
 
     def initial_state(self) -> np.ndarray:
         """int8 state that dequantizes to 0, as after a reset."""
@@ -106,6 +118,46 @@ class Int8Model:
             self._litert.get_tensor(self._out_idx[self._out["mask"]]).copy(),
             self._litert.get_tensor(self._out_idx[self._out["state_out"]]).copy(),
         )
+
+
+class FloorTracker:
+    """The floor feature's running floor per bin, in the contract's integer arithmetic."""
+
+    def __init__(self, hop: int, zero_point: int):
+        self.fall, self.rise = contract.floor_shifts(hop)
+        self.zero_point = zero_point
+        self.floor: np.ndarray | None = None
+
+    def heights(self, q: np.ndarray) -> np.ndarray:
+        """int8 quantized log powers of one hop -> int8 heights above the floor."""
+        frac = contract.FLOOR_FRAC_BITS
+        v = q.astype(np.int32) - np.int32(self.zero_point)
+        target = v << frac
+        if self.floor is None:
+            self.floor = target.copy()
+        else:
+            d = target - self.floor
+            self.floor += np.where(d < 0, d >> self.fall, d >> self.rise)
+        height = v - ((self.floor + (1 << (frac - 1))) >> frac) + self.zero_point
+        return np.clip(height, contract.INT8_MIN, contract.INT8_MAX).astype(np.int8)
+
+
+class FeatureFrontEnd:
+    """One stream's int8 features, hop by hop: the quantized log power and, for a model with
+    the floor feature, the heights above the running floor after it (contract.py)."""
+
+    def __init__(self, model: Int8Model):
+        self.params = model.params["features"]
+        self.floor = (
+            FloorTracker(model.dsp.hop, self.params.zero_point) if model.floor_feature else None
+        )
+
+    def __call__(self, frame_spectrum: np.ndarray) -> np.ndarray:
+        """int8 [1, n_features] for one frame's rfft."""
+        q = self.params.quantize(log_power_features(frame_spectrum))
+        if self.floor is not None:
+            q = np.concatenate([q, self.floor.heights(q)])
+        return q[None]
 
 
 @dataclasses.dataclass
@@ -142,17 +194,18 @@ def stream(
     state = model.initial_state()
     out = np.zeros(n_hops * hop, np.float32)
     dump = HopDump(
-        features=np.zeros((n_hops, cfg.n_bins), np.int8),
+        features=np.zeros((n_hops, model.n_features), np.int8),
         state_in=np.zeros((n_hops, model.state_size), np.int8),
         mask=np.zeros((n_hops, cfg.n_bins), np.int8),
         state_out=np.zeros((n_hops, model.state_size), np.int8),
     )
-    pf, pm = model.params["features"], model.params["mask"]
+    pm = model.params["mask"]
+    features = model.feature_front_end()
     for t in range(n_hops):
         buf[:-hop] = buf[hop:]
         buf[-hop:] = x[t * hop : (t + 1) * hop]
         spec = np.fft.rfft(buf * window).astype(np.complex64)
-        fq = pf.quantize(log_power_features(spec))[None]
+        fq = features(spec)
         dump.features[t], dump.state_in[t] = fq[0], state[0]
         mask_q, state = model.invoke(fq, state)
         dump.mask[t], dump.state_out[t] = mask_q[0], state[0]
@@ -183,17 +236,17 @@ class Int8Streamer:
         self.buf = np.zeros(cfg.n_fft, np.float32)
         self.carry = np.zeros(cfg.hop, np.float32)  # hop = n_fft / 2: one frame's tail
         self.state = model.initial_state()
+        self.features = model.feature_front_end()
 
     def process(self, x: np.ndarray) -> np.ndarray:
         cfg, hop = self.cfg, self.cfg.hop
-        pf, pm = self.model.params["features"], self.model.params["mask"]
+        pm = self.model.params["mask"]
         out = np.zeros(len(x), np.float32)
         for t in range(len(x) // hop):
             self.buf[:-hop] = self.buf[hop:]
             self.buf[-hop:] = x[t * hop : (t + 1) * hop]
             spec = np.fft.rfft(self.buf * self.window).astype(np.complex64)
-            mask_q, self.state = self.model.invoke(pf.quantize(log_power_features(spec))[None],
-                                                   self.state)
+            mask_q, self.state = self.model.invoke(self.features(spec), self.state)
             gain = np.clip(pm.dequantize(mask_q[0]), 0.0, 1.0)  # a mask never amplifies
             y = np.fft.irfft(spec * gain, cfg.n_fft).astype(np.float32) * self.window
             out[t * hop : (t + 1) * hop] = y[:hop] + self.carry

@@ -59,14 +59,15 @@ def tensor_errors(float_model, int8_model, audio: np.ndarray) -> dict[str, dict]
     import torch
 
     from hushkit.quantize import host_int8
-    from hushkit.training.model import STFT, log_power
+    from hushkit.training.model import STFT, input_features
 
     _, dump = host_int8.stream(int8_model, audio)
     p = int8_model.params
     mask_q = p["mask"].dequantize(dump.mask)
     state_q = p["state_out"].dequantize(dump.state_out)
     with torch.no_grad():
-        feats = log_power(STFT(float_model.args.dsp_config)(torch.from_numpy(audio)[None]))[0]
+        spec = STFT(float_model.args.dsp_config)(torch.from_numpy(audio)[None])
+        feats = input_features(float_model.args, spec)[0][0]
         state = float_model.initial_state(1)
         masks, states = [], []
         for t in range(len(dump.mask)):

@@ -30,7 +30,7 @@ from hushkit import contract
 from hushkit.quantize.qat_config import QATConfig
 from hushkit.training.config import TrainConfig
 from hushkit.training.layers import StreamNet, activate
-from hushkit.training.model import STFT, OperatingPoint, log_power
+from hushkit.training.model import STFT, OperatingPoint, input_features
 
 RANGE_MOMENTUM = 0.99  # running min/max of observed ranges, per observation
 ACTIVATION_GRIDS = {"tanh": contract.TANH_GRID, "sigmoid": contract.SIGMOID_GRID}
@@ -168,7 +168,9 @@ def finetune(
     for step in range(cfg.steps):
         noisy, clean = next(batches)
         noisy_spec, clean_spec = stft(noisy.float()), stft(clean.float())
-        mask = model.trace_sequence(ops, log_power(noisy_spec))
+        with torch.no_grad():
+            feats, _ = input_features(model.args, noisy_spec)
+        mask = model.trace_sequence(ops, feats)
         loss = enhancement_loss(mask * noisy_spec, clean_spec, stft.inverse, cfg)
         if not optimizer_step(model.parameters(), optimizer, loss, cfg.grad_clip):
             skipped += 1

@@ -1,11 +1,13 @@
 """Structurally different networks go the whole way with no code of their own.
 
 `ConvGRUNet` (a strided convolution across frequency, a grouped convolution, two stacked
-GRUs sharing one state vector, a Dense mask) and a `MaskNet` of two stacked GRUs with skip
+GRUs sharing one state vector, a Dense mask), a `MaskNet` of two stacked GRUs with skip
 connections (each GRU passes its input on beside its state, so the mask layer reads the
-input embedding and both states) are each trained for a few steps, fine-tuned with fake
-quantization, converted to int8, exported, built for the emulated Cortex-M4 and streamed:
-host C engine == TFLite Micro == emulated M4, bit for bit. Nothing outside their module
+input embedding and both states) and one that also reads each bin's height above a running
+noise floor (the floor feature, tracked in integers by the firmware) are each trained for a
+few steps, fine-tuned with fake quantization, converted to int8, exported, built for the
+emulated Cortex-M4 and streamed: host C engine == TFLite Micro == emulated M4, bit for bit.
+Nothing outside their module
 definitions in training/model.py knows the architectures.
 """
 
@@ -31,7 +33,8 @@ from hushkit.training.model import (  # noqa: E402
     ConvGRUNet,
     MaskNet,
     ModelArgs,
-    log_power,
+    input_features,
+    track_floor,
 )
 
 REPO = Path(__file__).resolve().parent.parent
@@ -62,14 +65,17 @@ def _train(model: StreamNet, steps: int) -> StreamNet:
     stft = STFT(model.args.dsp_config)
     batches = _batches(0, 4)
     with torch.no_grad():
-        feats = log_power(stft(next(batches)[0])).reshape(-1, model.args.dsp_config.n_bins)
+        feats, _ = input_features(model.args, stft(next(batches)[0]))
+        feats = feats.reshape(-1, feats.shape[-1])
         model.feat_mean.copy_(feats.mean(0))
         model.feat_std.copy_(feats.std(0) + 1e-3)
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     for _ in range(steps):
         noisy, clean = next(batches)
         spec_n, spec_c = stft(noisy), stft(clean)
-        mask, _ = model(log_power(spec_n))
+        with torch.no_grad():
+            feats, _ = input_features(model.args, spec_n)
+        mask, _ = model(feats)
         loss = spectral_loss(mask * spec_n, spec_c, 0.3, 0.3, 1.0)
         opt.zero_grad()
         loss.backward()
@@ -81,6 +87,7 @@ def _train(model: StreamNet, steps: int) -> StreamNet:
 NETWORKS = {
     "convgru": lambda: ConvGRUNet(ConvGRUArgs(channels=4, hidden=16)),
     "skip": lambda: MaskNet(ModelArgs(hidden=16, gru_layers=2, skip=True)),
+    "floor": lambda: MaskNet(ModelArgs(hidden=16, gru_layers=2, floor_feature=True)),
 }
 
 
@@ -142,6 +149,35 @@ def test_int8_runs_on_the_host_engine_like_tflite_micro(network_model):
     assert len(taps["mask"]) == HOPS and _tflm_mismatches(model, taps) == 0
     assert np.array_equal(taps["state_in"][1:], taps["state_out"][:-1])
     assert np.any(taps["state_out"][:, :16] != 0) and np.any(taps["state_out"][:, 16:] != 0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("network_model", ["floor"], indirect=True)
+def test_the_floor_feature_is_the_contracts_integer_floor(network_model):
+    """The C pipeline's floor half is the contract's arithmetic on its log-power half (the
+    host tracker, hop after hop from a reset), and it is what the float network learns on."""
+    from hushkit.corelib import Pipeline
+    from hushkit.quantize.host_int8 import FloorTracker, Int8Model
+
+    model, _ = network_model
+    int8 = Int8Model(model)
+    assert int8.floor_feature and int8.n_features == 2 * 129
+    pipeline = Pipeline(model, n_fft=256)
+    assert pipeline.n_features == 258
+    _out, taps = pipeline.process_with_taps(_speech_like_pcm(HOPS))
+    features = taps["features"]
+    zero_point = int8.params["features"].zero_point
+    tracker = FloorTracker(128, zero_point)
+    expected = np.stack([tracker.heights(hop[:129]) for hop in features])
+    assert np.array_equal(features[:, 129:], expected)
+    # A quiet floor under louder hops: the heights use the grid above the zero point.
+    assert (features[:, 129:].astype(int) > zero_point).mean() > 0.3
+    # The float tracker on the dequantized log powers lands within a step or two.
+    scale = int8.params["features"].scale
+    lp = torch.from_numpy((features[:, :129].astype(np.float32) - zero_point) * scale)[None]
+    floor, _ = track_floor(lp, dsp.floor_shifts(dsp.DEFAULT))
+    heights = (features[:, 129:].astype(np.float32) - zero_point) * scale
+    assert np.max(np.abs((lp - floor)[0].numpy() - heights)) <= 2.5 * scale
 
 
 @pytest.mark.slow

@@ -99,6 +99,7 @@ INFO = dict(
     protocol_version=p.PROTOCOL_VERSION, fw_version=b"x", target=b"t", model_sha256=b"0",
     sample_rate=16000, n_fft=256, hop=128, n_bins=129, state_size=16, model_status=0,
     model_message=b"", arena_bytes=0, max_payload=framing.MAX_PAYLOAD, cost_source=1,
+    feature_planes=1,
 )  # fmt: skip
 
 

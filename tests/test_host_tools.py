@@ -91,7 +91,7 @@ class FakeDevice:
             model_sha256=MODEL_SHA.encode(), sample_rate=16000, n_fft=N_FFT, hop=HOP,
             n_bins=N_BINS, state_size=STATE, model_status=0, model_message=b"",
             arena_bytes=12345, max_payload=framing.MAX_PAYLOAD,
-            cost_source=p.CostSource.SYSTICK_ICOUNT,
+            cost_source=p.CostSource.SYSTICK_ICOUNT, feature_planes=1,
         )  # fmt: skip
 
     def _on_process(self, payload: bytes) -> bytes:

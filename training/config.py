@@ -27,6 +27,7 @@ class TrainConfig:
     out_bands: int = 0  # mask logits on N ERB bands interpolated to the bins; 0 = per bin
     gru_layers: int = 1  # stacked GRUs, each `hidden` wide
     skip: bool = False  # each GRU passes its input on beside its state (layers.SkipGRU)
+    floor_feature: bool = False  # also read the log power above a running noise floor
 
     # data: a directory prepared by `hushkit data`
     data_dir: str = "data"

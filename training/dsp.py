@@ -17,6 +17,7 @@ import math
 
 import numpy as np
 
+from hushkit import contract
 from hushkit.contract import LOG_POWER_EPS  # noqa: F401  (the feature's epsilon, re-exported)
 
 SAMPLE_RATE = 16000
@@ -68,6 +69,12 @@ class DSPConfig:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self) | {"n_bins": self.n_bins, "window": "sqrt_hann"}
+
+
+def floor_shifts(cfg: DSPConfig) -> tuple[int, int]:
+    """(fall, rise) of the floor feature: the floor moves 2**-fall of the way down, 2**-rise
+    of the way up per hop (`hushkit.contract`)."""
+    return contract.floor_shifts(cfg.hop)
 
 
 DEFAULT = DSPConfig(name="default", n_fft=256, hop=128)  # 16 ms latency

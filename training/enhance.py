@@ -66,11 +66,12 @@ class FloatStreamer:
         self.history = torch.zeros(keep)  # input samples before this block
         self.tail = torch.zeros(keep)  # overlap-add tail not yet output
         self.state = model.initial_state()
+        self.floor = None  # the floor feature's running floor, when the model reads one
         self.state_resets = 0
 
     def process(self, x: np.ndarray) -> np.ndarray:
         torch = self.torch
-        from hushkit.training.model import log_power
+        from hushkit.training.model import input_features
 
         cfg = self.cfg
         n_frames = len(x) // cfg.hop
@@ -78,12 +79,14 @@ class FloatStreamer:
         frames = wav.unfold(-1, cfg.n_fft, cfg.hop)[:n_frames]
         with torch.no_grad():
             spec = torch.fft.rfft(frames * self.stft.window, dim=-1)[None]
-            mask, state = self.model(log_power(spec), self.state)
+            feats, self.floor = input_features(self.model.args, spec, self.floor)
+            mask, state = self.model(feats, self.state)
             out = torch.fft.irfft(spec * mask, n=cfg.n_fft, dim=-1)[0] * self.stft.window
         if not bool(torch.isfinite(state).all()) or not bool(torch.isfinite(out).all()):
             # A diverged network: silence this block and restart from the initial state.
             self.state_resets += 1
             state = self.model.initial_state()
+            self.floor = None
             out = torch.zeros_like(out)
         self.state = state
         self.history = wav[len(wav) - len(self.history) :].clone()

@@ -46,6 +46,9 @@ class ModelArgs:
     # True: each GRU passes its input on beside its state ([x, h], `layers.SkipGRU`), so the
     # mask layer sees this hop's embedding as well as every GRU's state.
     skip: bool = False
+    # True: the network also reads each bin's log power above a running noise floor
+    # (`floor_features`), so it sees [x, x - floor]: 2 * n_bins inputs.
+    floor_feature: bool = False
 
     @property
     def dsp_config(self) -> dsp.DSPConfig:
@@ -93,6 +96,36 @@ def log_power(spec: torch.Tensor) -> torch.Tensor:
     return torch.log(spec.real.square() + spec.imag.square() + dsp.LOG_POWER_EPS)
 
 
+def track_floor(
+    lp: torch.Tensor, shifts: tuple[int, int], floor: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A running noise floor per bin of the log power `lp` (B, T, F): each hop it moves
+    2**-down of the way to a lower value and 2**-up of the way to a higher one, so it
+    follows pauses and ignores speech. Starts at the first hop unless `floor` (B, F) carries
+    it over. Returns the floor after each hop (B, T, F) and the last one (B, F)."""
+    down, up = 2.0 ** -shifts[0], 2.0 ** -shifts[1]
+    m = lp[:, 0] if floor is None else floor
+    out = []
+    for t in range(lp.shape[1]):
+        x = lp[:, t]
+        m = m + torch.where(x < m, down, up) * (x - m)
+        out.append(m)
+    return torch.stack(out, dim=1), m
+
+
+def input_features(
+    args, spec: torch.Tensor, floor: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """What the network `args` describe reads per hop from the STFT `spec` (B, T, n_bins):
+    the log power, and with `floor_feature` also its height above the running floor.
+    Returns the features and the floor to carry into the next call (None without one)."""
+    lp = log_power(spec)
+    if not getattr(args, "floor_feature", False):
+        return lp, None
+    track, last = track_floor(lp, dsp.floor_shifts(args.dsp_config), floor)
+    return torch.cat([lp, lp - track], dim=-1), last
+
+
 class MaskNet(StreamNet):
     """The shipped network: Dense+tanh -> GRU(s) -> Dense+sigmoid (module docstring)."""
 
@@ -101,10 +134,11 @@ class MaskNet(StreamNet):
     def __init__(self, args: ModelArgs):
         cfg = args.dsp_config
         n_bins, hidden = cfg.n_bins, args.hidden
-        super().__init__(args, n_bins)
+        n_inputs = 2 * n_bins if args.floor_feature else n_bins
+        super().__init__(args, n_inputs)
         if args.gru_layers < 1:
             raise ValueError(f"gru_layers must be at least 1, got {args.gru_layers}")
-        self.fc_in = Dense(n_bins, hidden, "tanh")
+        self.fc_in = Dense(n_inputs, hidden, "tanh")
         width = hidden
         for i in range(args.gru_layers):
             gru = SkipGRU(width, hidden) if args.skip else GRU(width, hidden)
@@ -255,6 +289,6 @@ def enhance_waveform(model: StreamNet, wav: torch.Tensor) -> torch.Tensor:
     # Pad so the last input sample still leaves the OLA tail; then undo the stream delay.
     padded = torch.nn.functional.pad(wav, (0, cfg.output_delay + cfg.hop))
     spec = stft(padded)
-    mask, _ = model(log_power(spec))
+    mask, _ = model(input_features(model.args, spec)[0])
     out = stft.inverse(spec * mask)
     return out[:, cfg.output_delay : cfg.output_delay + length]

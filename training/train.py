@@ -129,17 +129,37 @@ def _fit_normalisation(model, batches, n_batches: int = 8) -> None:
     """Set the per-bin feature mean/std from training mixtures (folded into W_in at export)."""
     import torch
 
-    from hushkit.training.model import STFT, log_power
+    from hushkit.training.model import STFT, input_features
 
     stft = STFT(model.args.dsp_config)
     feats = []
     with torch.no_grad():
         for _ in range(n_batches):
             noisy, _clean = next(batches)
-            feats.append(log_power(stft(noisy.float())).reshape(-1, model.args.dsp_config.n_bins))
+            f, _ = input_features(model.args, stft(noisy.float()))
+            feats.append(f.reshape(-1, f.shape[-1]))
     feats = torch.cat(feats)
     model.feat_mean.copy_(feats.mean(0))
     model.feat_std.copy_(feats.std(0).clamp_min(1e-3))
+
+
+def _load_adding_floor_feature(model, state_dict) -> None:
+    """Start a network with the floor feature from one without it: the new inputs get zero
+    weights and their own normalisation, so it begins as the network it came from."""
+    import torch
+
+    n_old = state_dict["feat_mean"].numel()
+    weight = model.fc_in.weight.detach().clone()
+    weight[:, :n_old] = state_dict["fc_in.weight"]
+    weight[:, n_old:] = 0.0
+    widened = dict(state_dict)
+    widened["fc_in.weight"] = weight
+    for key in ("feat_mean", "feat_std"):
+        buffer = getattr(model, key).detach().clone()
+        buffer[:n_old] = state_dict[key]
+        widened[key] = buffer
+    with torch.no_grad():
+        model.load_state_dict(widened)
 
 
 def validate(model, val_set) -> dict:
@@ -180,7 +200,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
         ModelArgs,
         OperatingPoint,
         build_model,
-        log_power,
+        input_features,
     )
 
     rank, world = _dist_setup()
@@ -217,13 +237,17 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
         # Rebuilt from its model_args, so arguments added since it was saved take their
         # defaults (a checkpoint from before out_bands existed is a per-bin network).
         held = dataclasses.asdict(build_model(start["model_args"]).args)
-        if held != dataclasses.asdict(model.args):
+        wanted = dataclasses.asdict(model.args)
+        if held == wanted:
+            model.load_state_dict(start["state_dict"])  # its feature normalisation included
+        elif held | {"floor_feature": True} == wanted:
+            _fit_normalisation(model, batches)
+            _load_adding_floor_feature(model, start["state_dict"])
+        else:
             raise checkpoint.CheckpointError(
                 f"init_from={cfg.init_from} holds a different network {held}, this run builds "
-                f"{dataclasses.asdict(model.args)}; set the config's network keys ("
-                f"{', '.join(network_keys)}) to match"
+                f"{wanted}; set the config's network keys ({', '.join(network_keys)}) to match"
             )
-        model.load_state_dict(start["state_dict"])  # its feature normalisation included
     else:
         _fit_normalisation(model, batches)
 
@@ -261,7 +285,9 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
                 group["lr"] = lr
             noisy, clean = next(batches)
             noisy_spec, clean_spec = stft(noisy.float()), stft(clean.float())
-            mask, _ = net(log_power(noisy_spec))
+            with torch.no_grad():
+                feats, _ = input_features(model.args, noisy_spec)
+            mask, _ = net(feats)
             loss = enhancement_loss(mask * noisy_spec, clean_spec, stft.inverse, cfg)
             step += 1
             if optimizer_step(model.parameters(), optimizer, loss, cfg.grad_clip):

@@ -170,6 +170,8 @@ static size_t cmd_info(hush_cmd_ctx *ctx, uint8_t *out)
                        model_loaded(ctx) ? (uint32_t)hush_pipeline_arena_used(ctx->pipeline) : 0u);
     hush_frame_put_u16(out + HUSH_INFO_REPLY_MAX_PAYLOAD_OFFSET, HUSH_PROTO_MAX_PAYLOAD);
     out[HUSH_INFO_REPLY_COST_SOURCE_OFFSET] = cost_source();
+    out[HUSH_INFO_REPLY_FEATURE_PLANES_OFFSET] =
+        (uint8_t)(tap.n_bins != 0 ? tap.n_features / tap.n_bins : 0);
     return HUSH_INFO_REPLY_SIZE;
 }
 
@@ -201,11 +203,12 @@ static void put_tensor(uint8_t *dst, const void *src, size_t n)
 static void put_tap(uint8_t *dst, const hush_pipeline_tap *tap)
 {
     const size_t bins = (size_t)tap->n_bins;
+    const size_t features = (size_t)tap->n_features;
     const size_t state = (size_t)tap->state_size;
-    put_tensor(dst, tap->features, bins);
-    put_tensor(dst + bins, tap->state_in, state);
-    put_tensor(dst + bins + state, tap->mask, bins);
-    put_tensor(dst + 2u * bins + state, tap->state_out, state);
+    put_tensor(dst, tap->features, features);
+    put_tensor(dst + features, tap->state_in, state);
+    put_tensor(dst + features + state, tap->mask, bins);
+    put_tensor(dst + features + state + bins, tap->state_out, state);
 }
 
 /* PROCESS: hop by hop, input samples are read from the request and output records written
@@ -238,7 +241,9 @@ static size_t cmd_process(hush_cmd_ctx *ctx, uint8_t *reply, uint16_t seq, const
     hush_pipeline_tap tap = {0};
     hush_pipeline_get_tap(ctx->pipeline, &tap);
     const size_t tap_bytes =
-        (flags & HUSH_PROCESS_TAPS) ? 2u * (size_t)tap.n_bins + 2u * (size_t)tap.state_size : 0u;
+        (flags & HUSH_PROCESS_TAPS)
+            ? (size_t)tap.n_features + (size_t)tap.n_bins + 2u * (size_t)tap.state_size
+            : 0u;
     const size_t record = HUSH_PROCESS_HOP_SIZE + 2u * hop + tap_bytes;
     const size_t out_len = HUSH_PROCESS_REPLY_SIZE + n_hops * record;
     if (out_len > HUSH_PROTO_MAX_PAYLOAD) {

@@ -5,6 +5,9 @@
  *   2. real FFT (CMSIS arm_rfft_fast_f32), power P_k = re^2 + im^2 for k = 0 .. n_fft/2;
  *   3. features f_k = ln(P_k + 1e-10) with the core's deterministic hush_logf;
  *   4. quantize with the model's `features` input scale / zero point (round half to even);
+ *      a model whose `features` hold 2 * (n_fft/2 + 1) values also reads each bin's height
+ *      above a running noise floor, tracked in integers on the quantized values
+ *      (hush_contract.h, the floor feature);
  *   5. invoke the int8 model; its `state_out` becomes the next hop's `state_in`;
  *   6. gain g_k = dequantized `mask`, floored by the attenuation limit;
  *   7. Y = g * X, inverse FFT, window, overlap-add; output lags input by n_fft - hop samples;
@@ -14,7 +17,7 @@
  * Cortex-M build produce the same int8 tensors every hop.
  *
  * Tensors are found by name: the model must have int8 inputs whose names contain "features"
- * [n_fft/2 + 1] and "state_in" [H], and int8 outputs containing "mask" [n_fft/2 + 1] and
+ * [n_fft/2 + 1] or [2 * (n_fft/2 + 1)] and "state_in" [H], and int8 outputs containing "mask" [n_fft/2 + 1] and
  * "state_out" [H].
  *
  * Memory: the caller owns the state (hush_pipeline_get_size() bytes, aligned like
@@ -85,6 +88,7 @@ typedef struct {
     const int8_t *state_out;
     int n_bins;
     int state_size;
+    int n_features; /* values in `features`: n_bins, or 2 * n_bins with the floor feature */
 } hush_pipeline_tap;
 
 void hush_pipeline_get_tap(const hush_pipeline *p, hush_pipeline_tap *tap);

@@ -33,6 +33,10 @@ struct hush_pipeline {
     hush_qtensor mask;
     hush_qtensor state_out;
     int n_bins;
+    int n_features; /* n_bins, or 2 * n_bins with the floor feature */
+    int floor_fall; /* the floor feature's shifts (hush_contract.h) */
+    int floor_rise;
+    int floor_started; /* the floor holds a hop since the last reset */
     int state_size;
     int bypass;
     float floor_gain;   /* minimum gain per bin; 0 = no limit */
@@ -45,8 +49,11 @@ struct hush_pipeline {
     float gain_table[256];
     /* The model's inputs of the last hop, kept here because the engine may reuse input
      * memory during an invoke. */
-    int8_t tap_features[HUSH_STFT_MAX_BINS];
+    int8_t tap_features[2 * HUSH_STFT_MAX_BINS];
     int8_t tap_state_in[HUSH_PIPELINE_MAX_STATE];
+    /* The floor feature's running floor per bin, in 2^-HUSH_FLOOR_FRAC_BITS of a quantized
+     * step above the features' zero point. */
+    int32_t floor[HUSH_STFT_MAX_BINS];
 };
 
 static size_t engine_offset(void)
@@ -88,6 +95,29 @@ static hush_status_t bind_tensor(hush_engine *e, int is_output, const char *name
     }
     t->scale = info.scale;
     t->zero_point = info.zero_point;
+    return HUSH_OK;
+}
+
+/* The features input: n_bins log powers, or twice that with the floor feature. */
+static hush_status_t bind_features(hush_pipeline *p)
+{
+    p->n_features = p->n_bins;
+    hush_status_t err = bind_tensor(p->engine, 0, HUSH_TENSOR_FEATURES, p->n_bins, &p->features);
+    if (err != HUSH_E_IO_SHAPE) {
+        return err;
+    }
+    err = bind_tensor(p->engine, 0, HUSH_TENSOR_FEATURES, 2 * p->n_bins, &p->features);
+    if (err != HUSH_OK) {
+        return err;
+    }
+    /* One more shift for each halving of the hop below HUSH_FLOOR_SHIFTS_HOP. */
+    int extra = 0;
+    for (int hop = p->stft.hop; hop < HUSH_FLOOR_SHIFTS_HOP; hop *= 2) {
+        extra++;
+    }
+    p->n_features = 2 * p->n_bins;
+    p->floor_fall = HUSH_FLOOR_FALL_SHIFT + extra;
+    p->floor_rise = HUSH_FLOOR_RISE_SHIFT + extra;
     return HUSH_OK;
 }
 
@@ -145,7 +175,7 @@ hush_status_t hush_pipeline_init(hush_pipeline *p, size_t p_size, int n_fft, con
     if (p->state_size > HUSH_PIPELINE_MAX_STATE) {
         return HUSH_E_IO_SHAPE;
     }
-    hush_status_t err = bind_tensor(p->engine, 0, HUSH_TENSOR_FEATURES, p->n_bins, &p->features);
+    hush_status_t err = bind_features(p);
     if (err == HUSH_OK) {
         err = bind_tensor(p->engine, 0, HUSH_TENSOR_STATE_IN, p->state_size, &p->state_in);
     }
@@ -170,6 +200,7 @@ void hush_pipeline_reset(hush_pipeline *p)
     /* "Zero" state is the real value 0, i.e. the zero point of the quantized tensor. */
     memset(p->state_in.data, (int8_t)p->state_in.zero_point, (size_t)p->state_size);
     p->ran_model = 0;
+    p->floor_started = 0;
 }
 
 int hush_pipeline_hop(const hush_pipeline *p)
@@ -263,11 +294,38 @@ static void compute_features(hush_pipeline *p)
     }
 }
 
+/* The floor feature (hush_contract.h): each bin's height above its running floor, after the
+ * n_bins quantized log powers in p->tap_features. Integers only, so every build agrees. */
+static void compute_floor_feature(hush_pipeline *p)
+{
+    const int32_t zp = p->features.zero_point;
+    const int32_t half = 1 << (HUSH_FLOOR_FRAC_BITS - 1);
+    int8_t *height = p->tap_features + p->n_bins;
+    for (int k = 0; k < p->n_bins; k++) {
+        const int32_t v = (int32_t)p->tap_features[k] - zp;
+        const int32_t target = v * (1 << HUSH_FLOOR_FRAC_BITS);
+        if (!p->floor_started) {
+            p->floor[k] = target;
+        } else {
+            /* Arithmetic right shifts (GCC and Clang on every target this builds for). */
+            const int32_t d = target - p->floor[k];
+            p->floor[k] += d >> (d < 0 ? p->floor_fall : p->floor_rise);
+        }
+        const int32_t h = v - ((p->floor[k] + half) >> HUSH_FLOOR_FRAC_BITS) + zp;
+        height[k] =
+            (int8_t)(h < HUSH_INT8_MIN ? HUSH_INT8_MIN : (h > HUSH_INT8_MAX ? HUSH_INT8_MAX : h));
+    }
+    p->floor_started = 1;
+}
+
 /* Features and model for the spectrum in p->spec; the mask is left in the engine's output. */
 static hush_status_t run_model(hush_pipeline *p)
 {
     compute_features(p);
-    memcpy(p->features.data, p->tap_features, (size_t)p->n_bins);
+    if (p->n_features > p->n_bins) {
+        compute_floor_feature(p);
+    }
+    memcpy(p->features.data, p->tap_features, (size_t)p->n_features);
     memcpy(p->tap_state_in, p->state_in.data, (size_t)p->state_size);
     const hush_status_t status = hush_engine_invoke(p->engine);
     if (status != HUSH_OK) {
@@ -306,6 +364,7 @@ void hush_pipeline_get_tap(const hush_pipeline *p, hush_pipeline_tap *tap)
     tap->mask = valid ? p->mask.data : NULL;
     tap->state_out = valid ? p->state_out.data : NULL;
     tap->n_bins = p->n_bins;
+    tap->n_features = p->n_features;
     tap->state_size = p->state_size;
 }
 
