@@ -2,7 +2,8 @@
 
 Per hop (the shared pipeline contract; numpy float32 here, so equal to the C pipeline up to
 FFT and log rounding): shift the n_fft analysis buffer by one hop, window, rfft, features
-ln(P + 1e-10) quantized with the `features` tensor's scale and zero point, one invocation,
+ln(P + 1e-10) quantized with the `features` tensor's scale and zero point (and, for a model
+with the floor feature, each bin's height above its running floor after them), one invocation,
 `state_out` bytes copied to `state_in`, mask dequantized, applied to the spectrum, inverse
 FFT, synthesis window, overlap-add. The streamed output lags the input by
 `dsp.output_delay` samples; `enhance()` removes that lag so output and input line up.
@@ -100,7 +101,7 @@ class Int8Model:
         return self.params["state_in"].quantize(np.zeros((1, self.state_size), np.float32))
 
     def invoke(self, features_q: np.ndarray, state_q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """int8 [1, n_bins], int8 [1, H] -> int8 mask [1, n_bins], int8 new state [1, H]."""
+        """int8 [1, n_features], int8 [1, H] -> int8 mask [1, n_bins], int8 new state [1, H]."""
         f = np.ascontiguousarray(features_q, np.int8).reshape(1, -1)
         s = np.ascontiguousarray(state_q, np.int8).reshape(1, -1)
         if self.runtime == "tflm":

@@ -15,7 +15,9 @@ from hushkit.training.model import (
     ModelArgs,
     build_model,
     enhance_waveform,
+    input_features,
     log_power,
+    track_floor,
 )
 
 
@@ -71,6 +73,34 @@ def test_streaming_equals_offline(dsp_name, args):
             hops.append(mask)
     assert torch.allclose(torch.stack(hops, 1), offline, atol=1e-5)
     assert torch.allclose(state, final_state, atol=1e-5)
+
+
+def test_the_floor_falls_into_pauses_and_rises_slowly_through_speech():
+    """A bin at -10 with bursts at 0: the floor stays near -10 through a 40-hop burst (it
+    rises 2**-7 of the way per hop) and drops back within a few hops after it."""
+    lp = torch.full((1, 200, 1), -10.0)
+    lp[:, 50:90] = 0.0
+    floor, last = track_floor(lp, dsp.floor_shifts(dsp.DEFAULT))
+    assert torch.allclose(floor[:, :50], torch.tensor(-10.0))
+    assert floor[0, 89, 0] < -10.0 + 10.0 * (1 - (1 - 2**-7) ** 40) + 1e-4  # about -7.3
+    assert floor[0, 89, 0] > -8.0
+    assert floor[0, 120, 0] < -9.9  # 2**-3 of the way down per hop
+    assert torch.equal(last, floor[:, -1])
+    # Carried over a split, it is the same floor.
+    first, carry = track_floor(lp[:, :70], dsp.floor_shifts(dsp.DEFAULT))
+    second, _ = track_floor(lp[:, 70:], dsp.floor_shifts(dsp.DEFAULT), carry)
+    assert torch.allclose(torch.cat([first, second], 1), floor)
+
+
+def test_floor_feature_inputs():
+    """[log power, height above the floor]: twice the bins, the first half unchanged."""
+    args = ModelArgs(floor_feature=True)
+    spec = STFT(args.dsp_config)(torch.randn(2, 30 * 128))
+    feats, floor = input_features(args, spec)
+    assert feats.shape == (2, 30, 2 * 129) and floor.shape == (2, 129)
+    assert torch.equal(feats[..., :129], log_power(spec))
+    assert MaskNet(args).fc_in.in_features == 2 * 129
+    assert input_features(ModelArgs(), spec)[1] is None
 
 
 def test_default_budget():

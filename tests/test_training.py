@@ -181,6 +181,31 @@ def test_init_from_old_checkpoint_and_a_mismatch(quick_data, tmp_path, capsys):
     assert "holds a different network" in err and "Traceback" not in err
 
 
+def test_a_model_widened_to_the_floor_feature_starts_as_the_one_it_came_from():
+    """init_from a network without the floor feature: the new inputs get zero weights and
+    their own normalisation, the old ones keep theirs, so the first mask is the old mask."""
+    from hushkit.training.model import STFT, MaskNet, ModelArgs, input_features
+    from hushkit.training.train import _load_adding_floor_feature
+
+    torch.manual_seed(3)
+    old = MaskNet(ModelArgs(hidden=16)).eval()
+    wide = MaskNet(ModelArgs(hidden=16, floor_feature=True)).eval()
+    with torch.no_grad():
+        for model in (old, wide):
+            model.feat_mean.normal_()
+            model.feat_std.uniform_(0.5, 2.0)
+        new_mean = wide.feat_mean[129:].clone()
+    _load_adding_floor_feature(wide, old.state_dict())
+    assert torch.equal(wide.feat_mean[129:], new_mean)
+    assert torch.equal(wide.feat_mean[:129], old.feat_mean)
+    assert torch.count_nonzero(wide.fc_in.weight[:, 129:]) == 0
+    spec = STFT(old.args.dsp_config)(torch.randn(1, 20 * 128))
+    with torch.no_grad():
+        m_old, _ = old(input_features(old.args, spec)[0])
+        m_wide, _ = wide(input_features(wide.args, spec)[0])
+    assert torch.allclose(m_old, m_wide, atol=1e-6)
+
+
 def test_optimizer_step_skips_a_non_finite_loss_or_gradient():
     """The one optimizer step of the trainer and QAT: a NaN loss, or an infinite gradient, is
     no step at all (the weights stay as they were); a finite one steps."""

@@ -7,6 +7,11 @@ carries a GRU state, and returns a ratio mask in [0, 1] per bin:
     h   = GRU(x, h)                                          hidden -> hidden (PyTorch gates)
     m   = sigmoid(W_out · h + b_out)                         hidden -> n_bins
 
+With `floor_feature` the first layer also reads each bin's height above a running noise
+floor (`track_floor`: it falls quickly into pauses and rises slowly through speech), so
+[x, x - floor] with x the log power: a level- and colour-free view of where speech stands
+out, which the firmware tracks in integers on the quantized features (hushkit.contract).
+
 `gru_layers` stacks more GRUs; with `skip` each passes its input on beside its state, so the
 mask layer reads [x, h1, h2, ...] (RNNoise's skip connections, exact in int8: every part is
 on the tanh/state grid).
