@@ -133,11 +133,35 @@ def traffic(n: int, sr: int, rng: np.random.Generator) -> np.ndarray:
     return _normalise(x)
 
 
+def _impact(sr: int, rng: np.random.Generator) -> np.ndarray:
+    """One struck object, as modal synthesis: a broadband click of 0.3-3 ms (decaying noise,
+    brighter or darker at random) exciting one to four resonances that ring out. Short, bright
+    rings are plastic keys and pen taps; long ones cups, cutlery and glass."""
+    from scipy.signal import lfilter
+
+    ring = float(np.exp(rng.uniform(np.log(0.003), np.log(0.15))))  # seconds, log-uniform
+    n_click = max(int(rng.uniform(0.0003, 0.003) * sr), 2)
+    click = rng.standard_normal(n_click) * np.exp(-np.arange(n_click) / (n_click / 4))
+    tilt = rng.uniform(-0.7, 0.9)  # one pole: < 0 brightens, > 0 darkens
+    n = n_click + int(5 * ring * sr)
+    excitation = np.zeros(n)
+    excitation[:n_click] = click
+    ev = lfilter([1.0], [1.0, -tilt], excitation) * (1 - abs(tilt))
+    t = np.arange(n) / sr
+    for _ in range(int(rng.integers(1, 5))):
+        f = float(np.exp(rng.uniform(np.log(300.0), np.log(min(7500.0, 0.45 * sr)))))
+        tau = ring * rng.uniform(0.5, 1.5)
+        phase = rng.uniform(0, 2 * np.pi)
+        ev += rng.uniform(0.05, 0.6) * np.exp(-t / tau) * np.sin(2 * np.pi * f * t + phase)
+    return ev
+
+
 def clatter(
     n: int, sr: int, rng: np.random.Generator, clicks: Sequence[np.ndarray] = ()
 ) -> np.ndarray:
     """Transients: typing, dishes, a pen tapping. Recorded `clicks` (e.g. key presses) are
-    scattered at a random rate; without recordings, decaying resonant noise bursts are used."""
+    scattered at a random rate; without recordings, struck objects (`_impact`, half of them a
+    key's press and release) and decaying band-passed noise bursts are used."""
     from scipy.signal import butter, sosfilt
 
     x = np.zeros(n)
@@ -147,6 +171,15 @@ def clatter(
             break
         if len(clicks):
             ev = np.asarray(clicks[int(rng.integers(len(clicks)))], np.float64)
+        elif rng.random() < 0.7:
+            ev = _impact(sr, rng)
+            if rng.random() < 0.5:  # a key's release follows its press, quieter
+                release = _impact(sr, rng)
+                gain = 10 ** (-rng.uniform(3, 12) / 20) * np.max(np.abs(ev))
+                release *= gain / max(np.max(np.abs(release)), 1e-9)
+                gap = int(rng.uniform(0.04, 0.16) * sr)
+                ev = np.concatenate([ev, np.zeros(max(gap + len(release) - len(ev), 0))])
+                ev[gap : gap + len(release)] += release
         else:
             m = int(rng.uniform(0.005, 0.08) * sr)
             f0 = rng.uniform(800, 6000)
